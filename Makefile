@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_DEPS := node_modules/.package-lock.json
 
-.PHONY: help deps lint typecheck crds test test-unit demo clean
+.PHONY: help deps tools lint typecheck crds test test-unit test-integration demo dev-up dev-down clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,6 +13,9 @@ $(NODE_DEPS): package.json package-lock.json
 	@touch $(NODE_DEPS)
 
 deps: $(NODE_DEPS) ## Install the pinned npm dependencies.
+
+tools: deps ## Build or find the real components (cached outside the checkout).
+	./bin/infctl dev tools
 
 lint: deps ## ESLint and Prettier.
 	npx eslint .
@@ -27,12 +30,19 @@ crds: deps ## Regenerate crds/ from src/api.
 test-unit: deps ## Unit tests (pure logic, no servers).
 	node --import tsx --test --test-reporter=spec test/unit/*.test.ts
 
-test: lint typecheck test-unit ## The whole suite: lint, type check, every test.
+test-integration: tools ## Integration tests against the real components.
+	./scripts/test-integration.sh
 
-demo: deps ## Validate the examples and show what the controller will run.
-	./bin/infctl validate examples/
-	@echo
-	@echo "Next: the controller turns each resource above into a Temporal workflow (see README, 'Status')."
+test: tools lint typecheck test-unit test-integration ## The whole suite: components, lint, type check, every test.
+
+demo: tools ## Start the local environment and apply the examples (Ctrl-C stops it).
+	./scripts/demo.sh
+
+dev-up: tools ## Start the local environment and leave it running.
+	./bin/infctl dev up
+
+dev-down: ## Stop the local environment.
+	./bin/infctl dev down
 
 clean: ## Remove installed dependencies and local state.
 	rm -rf node_modules .state

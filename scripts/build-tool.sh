@@ -9,9 +9,13 @@ component=${1:?component}
 version=${2:?version}
 dest=${3:?destination directory}
 
-mkdir -p "$dest"
+final=$dest
+# Build into a partial folder and move the binaries in at the end, so an interrupted build never leaves a
+# half-written binary where the cache lookup would take it.
+dest="${final}.partial.$$"
+mkdir -p "$final" "$dest"
 work=$(mktemp -d "${TMPDIR:-/tmp}/infctl-build-${component}.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$dest"' EXIT
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # A wrapper module lets us build main packages whose own go.mod carries `replace` lines
@@ -33,7 +37,8 @@ wrapper() {
 
 case "$component" in
   temporal)
-    GOBIN="$dest" go install "github.com/temporalio/cli/cmd/temporal@${version}"
+    GOBIN="$dest" go install -ldflags "-X github.com/temporalio/cli/temporalcli.Version=${version#v}" \
+      "github.com/temporalio/cli/cmd/temporal@${version}"
     ;;
   llm-d-inference-sim)
     # `go install ...@version` asks the proxy for the module's version list (deprecation check), which the
@@ -83,4 +88,5 @@ case "$component" in
     exit 2
     ;;
 esac
-echo "built ${component} ${version} into ${dest}"
+mv -f "$dest"/* "$final"/
+echo "built ${component} ${version} into ${final}"

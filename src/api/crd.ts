@@ -83,7 +83,6 @@ export function openApiSchema(info: KindInfo): JsonSchema {
         rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${DNS1123_LABEL.source}')`,
         message: 'metadata.name must be a DNS-1123 label of at most 63 characters (it names a Service)',
         reason: 'FieldValueInvalid',
-        fieldPath: '.metadata.name',
       },
     ],
   };

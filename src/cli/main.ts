@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { staleCrds, writeCrds } from './crds.ts';
+import { DEV_USAGE, runDev } from './dev/command.ts';
 import { runValidate } from './validate.ts';
 
 const USAGE = `infctl — inference-controller command line
@@ -8,7 +9,9 @@ const USAGE = `infctl — inference-controller command line
       Validate resources (multi-document YAML) and the references between them.
   infctl crds generate [--dir crds]   Write the CRDs generated from src/api.
   infctl crds check [--dir crds]      Exit 1 if the checked-in CRDs are stale.
-`;
+
+Local environment (real components, built or found at pinned versions):
+${DEV_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('usage: infctl crds generate|check [--dir crds]\n');
       return 2;
     }
+    case 'dev':
+      return runDev(rest);
     case undefined:
     case 'help':
     case '--help':

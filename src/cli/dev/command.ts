@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { describe, down, envExports, readEnvironment, runningProcesses, up } from './environment.ts';
+import { dirname } from 'node:path';
+import { requireTools, runTools } from './tools.ts';
+
+export const DEV_USAGE = `  infctl dev tools [--check]     Build or find every real component; --check only reports.
+  infctl dev up [--nodes FILE]   Start etcd, the Kubernetes control plane with kwok GPU nodes, Temporal and Redis.
+  infctl dev down                Stop everything dev up started.
+  infctl dev status              Show what runs and where.
+  infctl dev env                 Print export lines (KUBECONFIG, TEMPORAL_ADDRESS, REDIS_URL, ...).
+`;
+
+export async function runDev(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'tools': {
+      const { values } = parseArgs({ args: rest, options: { check: { type: 'boolean', default: false } } });
+      return runTools({ check: values.check });
+    }
+    case 'up': {
+      const { values } = parseArgs({ args: rest, options: { nodes: { type: 'string' } } });
+      const started = Date.now();
+      const { env, started: fresh } = await up({ nodesFile: values.nodes });
+      if (!fresh) {
+        process.stdout.write(
+          `already running; not starting a second environment (\`infctl dev down\` stops it)\n${describe(env)}\n`,
+        );
+        return 0;
+      }
+      process.stdout.write(
+        `${describe(env)}\n\nready in ${((Date.now() - started) / 1000).toFixed(1)}s; \`eval "$(./bin/infctl dev env)"\` to use it\n`,
+      );
+      return 0;
+    }
+    case 'down': {
+      const stopped = await down((line) => process.stderr.write(`${line}\n`));
+      process.stdout.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing was running\n');
+      return 0;
+    }
+    case 'status': {
+      const env = readEnvironment();
+      if (!env) {
+        process.stdout.write('no local environment (`infctl dev up` starts one)\n');
+        return 1;
+      }
+      process.stdout.write(`${describe(env)}\n`);
+      return runningProcesses(env).length === Object.keys(env.pids).length ? 0 : 1;
+    }
+    case 'env': {
+      const env = readEnvironment();
+      if (!env || runningProcesses(env).length === 0) {
+        process.stderr.write('no local environment is running (`infctl dev up` starts one)\n');
+        return 1;
+      }
+      for (const [key, value] of Object.entries(envExports(env)))
+        process.stdout.write(`export ${key}=${JSON.stringify(value)}\n`);
+      // The pinned kubectl, temporal and redis-cli come first on PATH.
+      const dirs = new Set(
+        Object.values(requireTools()).flatMap((t) => Object.values(t.paths).map((p) => dirname(p))),
+      );
+      process.stdout.write(`export PATH="${[...dirs].join(':')}:$PATH"\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`usage:\n${DEV_USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,286 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { REPO_ROOT, toolsDir } from './paths.ts';
+
+export type Obtained = 'env' | 'PATH' | 'cache' | 'built' | 'installed';
+
+export interface Component {
+  /** The name shown to users and used for the cache folder. */
+  name: string;
+  version: string;
+  /** Executables the component provides; the first is the one its version is read from. */
+  binaries: string[];
+  /** Environment variable naming a folder (or, for single-binary components, the binary) to use instead. */
+  envVar: string;
+  versionArgs: string[];
+  /** Whether a binary found on PATH is the pinned release (output of versionArgs). */
+  acceptsOnPath: (versionOutput: string) => boolean;
+  obtain: { kind: 'go'; buildName: string } | { kind: 'apt'; packages: string[] };
+}
+
+export const TEMPORAL_VERSION = 'v1.5.1';
+export const SIMULATOR_VERSION = 'v0.10.2';
+export const ETCD_VERSION = 'v3.6.5';
+export const KUBERNETES_VERSION = 'v1.34.4';
+export const KWOK_VERSION = 'v0.7.0';
+
+const contains = (text: string) => (out: string) => out.includes(text);
+
+export const COMPONENTS: readonly Component[] = [
+  {
+    name: 'temporal',
+    version: TEMPORAL_VERSION,
+    binaries: ['temporal'],
+    envVar: 'INFCTL_TEMPORAL',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains(`temporal version ${TEMPORAL_VERSION.slice(1)} `),
+    obtain: { kind: 'go', buildName: 'temporal' },
+  },
+  {
+    name: 'llm-d-inference-sim',
+    version: SIMULATOR_VERSION,
+    binaries: ['llm-d-inference-sim'],
+    envVar: 'INFCTL_SIMULATOR',
+    versionArgs: [],
+    // The simulator has no version flag; only the cached build is known to be the pinned one.
+    acceptsOnPath: () => false,
+    obtain: { kind: 'go', buildName: 'llm-d-inference-sim' },
+  },
+  {
+    name: 'etcd',
+    version: ETCD_VERSION,
+    binaries: ['etcd'],
+    envVar: 'INFCTL_ETCD',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains(`etcd Version: ${ETCD_VERSION.slice(1)}`),
+    obtain: { kind: 'go', buildName: 'etcd' },
+  },
+  {
+    name: 'kubernetes',
+    version: KUBERNETES_VERSION,
+    binaries: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
+    envVar: 'INFCTL_KUBERNETES_DIR',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains(`Kubernetes ${KUBERNETES_VERSION}`),
+    obtain: { kind: 'go', buildName: 'kubernetes' },
+  },
+  {
+    name: 'kwok',
+    version: KWOK_VERSION,
+    binaries: ['kwok'],
+    envVar: 'INFCTL_KWOK',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains(`kwok version ${KWOK_VERSION}`),
+    obtain: { kind: 'go', buildName: 'kwok' },
+  },
+  {
+    name: 'redis',
+    version: 'Debian package',
+    binaries: ['redis-server', 'redis-cli'],
+    envVar: 'INFCTL_REDIS_DIR',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains('Redis server'),
+    obtain: { kind: 'apt', packages: ['redis-server'] },
+  },
+];
+
+export interface ResolvedComponent {
+  name: string;
+  version: string;
+  /** Binary name -> absolute path. */
+  paths: Record<string, string>;
+  obtained: Obtained;
+}
+
+export type Resolution = ResolvedComponent | { name: string; version: string; missing: string };
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, binary))) return join(dir, binary);
+  }
+  return undefined;
+}
+
+export function cacheFolder(component: Component): string {
+  return join(toolsDir(), `${component.name}-${component.version}`);
+}
+
+function inFolder(component: Component, dir: string): Record<string, string> | undefined {
+  const paths: Record<string, string> = {};
+  for (const binary of component.binaries) {
+    const path = join(dir, binary);
+    if (!isExecutable(path)) return undefined;
+    paths[binary] = path;
+  }
+  return paths;
+}
+
+/** Finds a component without building anything: environment variable, PATH (pinned version only), cache. */
+export function locate(component: Component): Resolution {
+  const fromEnv = process.env[component.envVar];
+  if (fromEnv) {
+    const single =
+      component.binaries.length === 1 &&
+      isExecutable(fromEnv) &&
+      !existsSync(join(fromEnv, component.binaries[0] as string));
+    const paths = single ? { [component.binaries[0] as string]: fromEnv } : inFolder(component, fromEnv);
+    if (paths) return { name: component.name, version: component.version, paths, obtained: 'env' };
+    return {
+      name: component.name,
+      version: component.version,
+      missing: `${component.envVar}=${fromEnv} does not hold ${component.binaries.join(', ')}`,
+    };
+  }
+  const found = component.binaries.map((b) => [b, onPath(b)] as const);
+  if (found.every(([, p]) => p !== undefined)) {
+    const first = found[0]?.[1] as string;
+    const out = spawnSync(first, component.versionArgs, { encoding: 'utf8', timeout: 10_000 });
+    if (component.acceptsOnPath(`${out.stdout ?? ''}${out.stderr ?? ''}`)) {
+      return {
+        name: component.name,
+        version: component.version,
+        paths: Object.fromEntries(found) as Record<string, string>,
+        obtained: 'PATH',
+      };
+    }
+  }
+  const cached = inFolder(component, cacheFolder(component));
+  if (cached) return { name: component.name, version: component.version, paths: cached, obtained: 'cache' };
+  return {
+    name: component.name,
+    version: component.version,
+    missing: `not on PATH at ${component.version} and not in ${cacheFolder(component)}`,
+  };
+}
+
+function run(command: string, args: string[], log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) log(line);
+    };
+    child.stdout.on('data', forward);
+    child.stderr.on('data', forward);
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
+    );
+  });
+}
+
+/** Builds or installs a component that {@link locate} did not find. */
+export async function obtain(component: Component, log: (line: string) => void): Promise<ResolvedComponent> {
+  if (component.obtain.kind === 'go') {
+    const dest = cacheFolder(component);
+    mkdirSync(dest, { recursive: true });
+    await run(
+      join(REPO_ROOT, 'scripts', 'build-tool.sh'),
+      [component.obtain.buildName, component.version, dest],
+      log,
+    );
+  } else {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+    const apt = (...args: string[]) =>
+      sudo.length ? run('sudo', ['apt-get', ...args], log) : run('apt-get', args, log);
+    await apt('update', '-qq');
+    await apt('install', '-y', '-qq', '--no-install-recommends', ...component.obtain.packages);
+  }
+  const again = locate(component);
+  if ('missing' in again)
+    throw new Error(
+      `${component.name}: still missing after ${component.obtain.kind === 'go' ? 'building' : 'installing'}: ${again.missing}`,
+    );
+  return { ...again, obtained: component.obtain.kind === 'go' ? 'built' : 'installed' };
+}
+
+/** The command a user runs to get a missing component. */
+export const INSTALL_HINT = './bin/infctl dev tools';
+
+/** The named components (default: all), located; throws naming the install command when one is missing. */
+export function requireTools(names?: readonly string[]): Record<string, ResolvedComponent> {
+  const out: Record<string, ResolvedComponent> = {};
+  const missing: string[] = [];
+  for (const component of COMPONENTS.filter((c) => names === undefined || names.includes(c.name))) {
+    const r = locate(component);
+    if ('missing' in r) missing.push(`${r.name} ${r.version}: ${r.missing}`);
+    else out[r.name] = r;
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `missing components (run \`${INSTALL_HINT}\` to build or install them):\n  ${missing.join('\n  ')}`,
+    );
+  }
+  return out;
+}
+
+export function binary(
+  tools: Record<string, ResolvedComponent>,
+  component: string,
+  name = component,
+): string {
+  const path = tools[component]?.paths[name];
+  if (!path) throw new Error(`${component}/${name} is not resolved; run \`${INSTALL_HINT}\``);
+  return path;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** `infctl dev tools [--check]`. */
+export async function runTools(options: { check: boolean }): Promise<number> {
+  const rows: string[][] = [['COMPONENT', 'VERSION', 'PATH', 'OBTAINED']];
+  let failed = 0;
+  for (const component of COMPONENTS) {
+    let r = locate(component);
+    if ('missing' in r && !options.check) {
+      const started = Date.now();
+      process.stderr.write(
+        `==> ${component.name} ${component.version}: ${r.missing}; ${component.obtain.kind === 'go' ? 'building from its Go module (first build takes minutes)' : 'installing the Debian package'}\n`,
+      );
+      try {
+        r = await obtain(component, (line) => process.stderr.write(`    ${component.name}: ${line}\n`));
+        process.stderr.write(
+          `==> ${component.name}: done in ${((Date.now() - started) / 1000).toFixed(0)}s\n`,
+        );
+      } catch (err) {
+        process.stderr.write(`==> ${component.name}: FAILED: ${(err as Error).message}\n`);
+      }
+    } else {
+      process.stderr.write(
+        `==> ${component.name} ${component.version}: ${'missing' in r ? `MISSING (${r.missing})` : `found (${r.obtained})`}\n`,
+      );
+    }
+    if ('missing' in r) {
+      failed++;
+      rows.push([component.name, component.version, '-', 'missing']);
+    } else {
+      const dirs = [...new Set(Object.values(r.paths).map((p) => p.slice(0, p.lastIndexOf('/'))))];
+      rows.push([component.name, component.version, dirs.join(', '), r.obtained]);
+    }
+  }
+  process.stdout.write(`${table(rows)}\n`);
+  if (failed > 0)
+    process.stderr.write(
+      `${failed} component(s) missing${options.check ? `; run \`${INSTALL_HINT}\`` : ''}\n`,
+    );
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { components } from './components.ts';
+
+export interface KubectlResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the pinned kubectl against the local environment. */
+export function kubectlFor(env: DevEnvironment) {
+  const path = binary(components('kubernetes'), 'kubernetes', 'kubectl');
+  return (args: string[], input?: string): KubectlResult => {
+    const r = spawnSync(path, ['--kubeconfig', env.kubeconfig, ...args], {
+      encoding: 'utf8',
+      input,
+      timeout: 120_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+}
+
+export async function eventually<T>(
+  what: string,
+  probe: () => T | undefined,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const started = Date.now();
+  let last: T | undefined;
+  while (Date.now() - started < timeoutMs) {
+    last = probe();
+    if (last !== undefined) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs / 1000}s`);
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { useDevEnvironment } from '../helpers/components.ts';
+
+const NS = `it-k8s-${process.pid}`;
+let kubectl: (args: string[], input?: string) => KubectlResult;
+
+const apply = (doc: object) => kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc));
+const API = 'production-stack.vllm.ai/v1alpha1';
+
+function gpuDeployment(name: string, gpus: number) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100', 'topology.kubernetes.io/zone': 'rack1' },
+          containers: [
+            {
+              name: 'vllm',
+              image: 'vllm/vllm-openai:v0.11.0',
+              resources: { limits: { 'nvidia.com/gpu': String(gpus) } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+describe('local Kubernetes control plane with kwok GPU nodes', () => {
+  before(async () => {
+    const env = await useDevEnvironment();
+    kubectl = kubectlFor(env);
+    assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
+  });
+  after(() => {
+    kubectl(['delete', 'namespace', NS, '--wait=false']);
+  });
+
+  it('has all five CRDs installed and established', () => {
+    const r = kubectl([
+      'get',
+      'crd',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}',
+    ]);
+    const established = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('production-stack.vllm.ai'));
+    assert.deepEqual(established.sort(), [
+      'inferencecaches.production-stack.vllm.ai=True',
+      'inferencegateways.production-stack.vllm.ai=True',
+      'inferenceservices.production-stack.vllm.ai=True',
+      'prefilldecodingdisaggregations.production-stack.vllm.ai=True',
+      'speculativedecodings.production-stack.vllm.ai=True',
+    ]);
+  });
+
+  it('applies every document in examples/ with kubectl', () => {
+    for (const folder of ['examples/original', 'examples/complete']) {
+      for (const file of readdirSync(folder)) {
+        // The complete examples name namespace "default": every file is checked by the API server with a
+        // server-side dry run, and the originals are then created for real in the test namespace.
+        const r = kubectl(['apply', '--dry-run=server', '-f', `${folder}/${file}`]);
+        assert.equal(r.code, 0, `${folder}/${file}: ${r.stderr}`);
+      }
+    }
+    const r = kubectl(['apply', '-n', NS, '-f', 'examples/original']);
+    assert.equal(r.code, 0, r.stderr);
+    const listed = kubectl(['get', 'inference', '-n', NS, '-o', 'name']).stdout.trim().split('\n').sort();
+    assert.deepEqual(listed, [
+      'inferencecache.production-stack.vllm.ai/llama3-chatbot-cache',
+      'inferencegateway.production-stack.vllm.ai/llm-gateway',
+      'inferenceservice.production-stack.vllm.ai/llama3-chatbot-service',
+      'prefilldecodingdisaggregation.production-stack.vllm.ai/pdd-llama3-chatbot',
+      'speculativedecoding.production-stack.vllm.ai/sd-llama3-chatbot',
+    ]);
+  });
+
+  it('applies API-server defaults from the schema', () => {
+    const spec = JSON.parse(
+      kubectl(['get', 'infcache', 'llama3-chatbot-cache', '-n', NS, '-o', 'jsonpath={.spec}']).stdout,
+    ) as {
+      blockSize: number;
+      pollInterval: string;
+      kvCacheTransferPolicy: { sustainedPolls: number; thresholdHitRate: number };
+    };
+    assert.equal(spec.blockSize, 16);
+    assert.equal(spec.pollInterval, '15s');
+    assert.equal(spec.kvCacheTransferPolicy.sustainedPolls, 3);
+    assert.equal(spec.kvCacheTransferPolicy.thresholdHitRate, 0.8);
+  });
+
+  it('rejects a schema violation with a message naming the field', () => {
+    const r = apply({
+      apiVersion: API,
+      kind: 'InferenceService',
+      metadata: { name: 'bad-threshold' },
+      spec: { modelName: 'm', nlpFilters: { semanticCache: { storeRef: 'redis', threshold: 1.5 } } },
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /spec\.nlpFilters\.semanticCache\.threshold: Invalid value: 1\.5/);
+  });
+
+  it('rejects a CEL rule violation with its message and field', () => {
+    const r = apply({
+      apiVersion: API,
+      kind: 'SpeculativeDecoding',
+      metadata: { name: 'same-models' },
+      spec: { draftModel: 'llama3-70b', targetModel: 'llama3-70b' },
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /spec\.draftModel: Invalid value: "object": draftModel must differ from targetModel/,
+    );
+  });
+
+  it('rejects duplicate route models and unknown fields', () => {
+    const dup = apply({
+      apiVersion: API,
+      kind: 'InferenceGateway',
+      metadata: { name: 'dup' },
+      spec: {
+        routes: [
+          { model: 'a', inferenceServiceRef: 'x' },
+          { model: 'a', inferenceServiceRef: 'z' },
+        ],
+      },
+    });
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /spec\.routes\[1\]: Duplicate value/);
+    const typo = apply({
+      apiVersion: API,
+      kind: 'InferenceCache',
+      metadata: { name: 'typo' },
+      spec: { modelName: 'm', kvCacheTransferPolicy: { tresholdHitRate: 0.5 } },
+    });
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stderr, /unknown field "spec\.kvCacheTransferPolicy\.tresholdHitRate"/);
+  });
+
+  it('schedules a GPU Deployment with the PDD topology onto a matching kwok node, Ready', async () => {
+    assert.equal(apply(gpuDeployment('a100-rack1', 2)).code, 0);
+    const node = await eventually('pod Ready', () => {
+      const r = kubectl([
+        'get',
+        'pods',
+        '-n',
+        NS,
+        '-l',
+        'app=a100-rack1',
+        '-o',
+        'jsonpath={.items[0].spec.nodeName} {.items[0].status.conditions[?(@.type=="Ready")].status} {.items[0].status.phase}',
+      ]);
+      const [nodeName, ready, phase] = r.stdout.trim().split(' ');
+      return ready === 'True' && phase === 'Running' ? nodeName : undefined;
+    });
+    const labels = kubectl([
+      'get',
+      'node',
+      node as string,
+      '-o',
+      'jsonpath={.metadata.labels.nvidia\\.com/gpu\\.product} {.metadata.labels.topology\\.kubernetes\\.io/zone}',
+    ]).stdout;
+    assert.equal(labels, 'NVIDIA-A100 rack1');
+    const available = kubectl(['rollout', 'status', 'deployment/a100-rack1', '-n', NS, '--timeout=60s']);
+    assert.equal(available.code, 0, available.stderr);
+  });
+
+  it('leaves a pod asking for 16 GPUs Pending with a FailedScheduling event', async () => {
+    assert.equal(apply(gpuDeployment('too-many-gpus', 16)).code, 0);
+    const message = await eventually('FailedScheduling event', () => {
+      const r = kubectl([
+        'get',
+        'events',
+        '-n',
+        NS,
+        '--field-selector',
+        'reason=FailedScheduling',
+        '-o',
+        'jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\\n"}{end}',
+      ]);
+      return r.stdout.split('\n').find((l) => l.startsWith('too-many-gpus-'));
+    });
+    assert.match(message, /Insufficient nvidia\.com\/gpu/);
+    const phase = kubectl([
+      'get',
+      'pods',
+      '-n',
+      NS,
+      '-l',
+      'app=too-many-gpus',
+      '-o',
+      'jsonpath={.items[0].status.phase}',
+    ]).stdout;
+    assert.equal(phase, 'Pending');
+  });
+});
