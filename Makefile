@@ -30,7 +30,7 @@ crds: deps ## Regenerate crds/ from src/api.
 test-unit: deps ## Unit tests (pure logic, no servers).
 	node --import tsx --test --test-reporter=spec test/unit/*.test.ts
 
-test-integration: tools ## Integration tests against the real components.
+test-integration: tools ## Integration and end-to-end tests against the real components.
 	./scripts/test-integration.sh
 
 test: tools lint typecheck test-unit test-integration ## The whole suite: components, lint, type check, every test.

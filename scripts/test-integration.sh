@@ -11,4 +11,4 @@ if ! ./bin/infctl dev status > /dev/null 2>&1; then
 fi
 cleanup() { if [ "$started" = yes ]; then ./bin/infctl dev down; fi; }
 trap cleanup EXIT
-node --import tsx --test --test-reporter=spec --test-concurrency=1 test/integration/*.test.ts
+node --import tsx --test --test-reporter=spec --test-concurrency=1 test/integration/*.test.ts test/e2e/*.test.ts

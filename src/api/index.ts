@@ -6,6 +6,7 @@ export * from './inference-cache.ts';
 export * from './inference-gateway.ts';
 export * from './inference-service.ts';
 export * from './kinds.ts';
+export * from './plan.ts';
 export * from './prefill-decoding-disaggregation.ts';
 export * from './prompt-guard.ts';
 export * from './resource.ts';

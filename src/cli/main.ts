@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { staleCrds, writeCrds } from './crds.ts';
 import { DEV_USAGE, runDev } from './dev/command.ts';
 import { runValidate } from './validate.ts';
+import { runController, runResourceCommand, runWorker } from './engine.ts';
 
 const USAGE = `infctl — inference-controller command line
 
@@ -9,6 +10,17 @@ const USAGE = `infctl — inference-controller command line
       Validate resources (multi-document YAML) and the references between them.
   infctl crds generate [--dir crds]   Write the CRDs generated from src/api.
   infctl crds check [--dir crds]      Exit 1 if the checked-in CRDs are stale.
+
+Engine (Temporal settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_API_KEY,
+TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
+  infctl worker                       Run the Temporal worker (workflows and activities).
+  infctl controller [--poll-interval MS] [--resync MS]
+                                      Watch the five kinds and signal their workflows.
+  infctl status   <kind>/<namespace>/<name>            Current state of a resource's workflow.
+  infctl pause    <kind>/<namespace>/<name> [reason]   Stop reconciling (spec changes wait).
+  infctl resume   <kind>/<namespace>/<name>            Reconcile again, latest spec first.
+  infctl rollback <kind>/<namespace>/<name> <revision> Roll an InferenceService back to a revision.
+  infctl history  <kind>/<namespace>/<name>            The workflow's steps as a timeline.
 
 Local environment (real components, built or found at pinned versions):
 ${DEV_USAGE}`;
@@ -52,6 +64,31 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'dev':
       return runDev(rest);
+    case 'worker':
+      return runWorker();
+    case 'controller': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { 'poll-interval': { type: 'string' }, resync: { type: 'string' } },
+      });
+      const ms = (v: string | undefined, flag: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 10)
+          throw new Error(`${flag} takes milliseconds (an integer of at least 10), not "${v}"`);
+        return n;
+      };
+      return runController({
+        pollIntervalMs: ms(values['poll-interval'], '--poll-interval'),
+        resyncMs: ms(values.resync, '--resync'),
+      });
+    }
+    case 'status':
+    case 'pause':
+    case 'resume':
+    case 'rollback':
+    case 'history':
+      return runResourceCommand(command, rest);
     case undefined:
     case 'help':
     case '--help':
@@ -69,7 +106,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`infctl: ${err instanceof Error ? err.message : String(err)}\n`);
+    // Temporal wraps the answer of a rejected update (the validator's message) in a cause chain.
+    const messages: string[] = [];
+    for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause)
+      messages.push(e.message);
+    process.stderr.write(`infctl: ${messages.length ? messages.join(': ') : String(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import {
   down,
   readEnvironment,
@@ -26,9 +25,11 @@ export function components(...names: string[]): Record<string, ResolvedComponent
   return tools;
 }
 
+let startedHere = false;
+
 /**
  * The shared local environment: reused when `infctl dev up` (or `make test`) already started it, otherwise
- * started here and stopped when this test file ends.
+ * started here; call {@link releaseDevEnvironment} from the file's `after` hook to stop what was started here.
  */
 export async function useDevEnvironment(): Promise<DevEnvironment> {
   const existing = readEnvironment();
@@ -41,8 +42,13 @@ export async function useDevEnvironment(): Promise<DevEnvironment> {
   }
   components('etcd', 'kubernetes', 'kwok', 'temporal', 'redis');
   const { env, started } = await up({ log: () => undefined });
-  if (started) after(() => down());
+  startedHere = started;
   return env;
+}
+
+export async function releaseDevEnvironment(): Promise<void> {
+  if (startedHere) await down();
+  startedHere = false;
 }
 
 /** Children still running when the test process exits are killed, whatever the tests did. */

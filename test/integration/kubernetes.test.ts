@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
-import { useDevEnvironment } from '../helpers/components.ts';
+import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 
 const NS = `it-k8s-${process.pid}`;
 let kubectl: (args: string[], input?: string) => KubectlResult;
@@ -42,8 +42,9 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
     kubectl = kubectlFor(env);
     assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
   });
-  after(() => {
+  after(async () => {
     kubectl(['delete', 'namespace', NS, '--wait=false']);
+    await releaseDevEnvironment();
   });
 
   it('has all five CRDs installed and established', () => {

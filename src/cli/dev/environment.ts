@@ -318,6 +318,9 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       '--cidr=10.244.0.1/16',
       '--node-ip=127.0.0.1',
       `--server-address=127.0.0.1:${ports.kwok}`,
+      // Without node leases the node lifecycle controller declares the nodes unhealthy after its grace period
+      // and marks every pod NotReady.
+      '--node-lease-duration-seconds=40',
     ]);
 
     log(`==> creating ${nodes.nodes.length} kwok GPU nodes`);

@@ -1,0 +1,138 @@
+import { LABELS, type InferenceGatewaySpec } from '../../api/index.ts';
+import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
+
+interface ServiceResource extends KubeObject {
+  spec?: { modelName?: string; inferenceCacheRef?: string };
+  status?: { readyReplicas?: number; endpoints?: { ready?: boolean }[] };
+}
+
+/** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
+export async function servicesForModel(
+  kube: KubeClient,
+  namespace: string,
+  model: string,
+  cacheName?: string,
+): Promise<string[]> {
+  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
+  return all
+    .filter(
+      (s) =>
+        s.spec?.modelName === model && (cacheName === undefined || s.spec?.inferenceCacheRef === cacheName),
+    )
+    .map((s) => s.metadata.name)
+    .sort();
+}
+
+export interface RouteReadiness {
+  model: string;
+  inferenceServiceRef: string;
+  ready: boolean;
+  endpoints: number;
+  reason?: string;
+}
+
+/** Resolves every route of a gateway to its services and their ready endpoints. */
+export async function resolveRoutes(
+  kube: KubeClient,
+  namespace: string,
+  spec: InferenceGatewaySpec,
+): Promise<RouteReadiness[]> {
+  const out: RouteReadiness[] = [];
+  for (const route of spec.routes) {
+    for (const ref of [route.inferenceServiceRef, ...route.split.map((s) => s.inferenceServiceRef)]) {
+      const svc = await kube.find<ServiceResource>(paths.custom('inferenceservices', namespace, ref));
+      if (!svc) {
+        out.push({
+          model: route.model,
+          inferenceServiceRef: ref,
+          ready: false,
+          endpoints: 0,
+          reason: `InferenceService "${ref}" not found`,
+        });
+        continue;
+      }
+      if (svc.spec?.modelName !== route.model) {
+        out.push({
+          model: route.model,
+          inferenceServiceRef: ref,
+          ready: false,
+          endpoints: 0,
+          reason: `InferenceService "${ref}" serves "${svc.spec?.modelName}", not "${route.model}"`,
+        });
+        continue;
+      }
+      const ready = (svc.status?.endpoints ?? []).filter((e) => e.ready).length;
+      out.push({
+        model: route.model,
+        inferenceServiceRef: ref,
+        ready: ready > 0,
+        endpoints: ready,
+        ...(ready > 0 ? {} : { reason: `InferenceService "${ref}" has no ready endpoint` }),
+      });
+    }
+  }
+  return out;
+}
+
+interface PodObject extends KubeObject {
+  spec: { nodeName?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+export interface PodPairing {
+  pairs: { prefillPod: string; decodeTargetPod: string; zone?: string }[];
+  prefillPods: number;
+  decodePods: number;
+}
+
+/**
+ * Pairs ready prefill pods with ready decode pods of a model, same zone first, then any zone; decode pods are
+ * shared round-robin when there are more prefill pods.
+ */
+export async function pairPrefillDecode(
+  kube: KubeClient,
+  namespace: string,
+  model: string,
+  zoneLabel: string,
+): Promise<PodPairing> {
+  const modelValue = model
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 63);
+  const pods = await kube.list<PodObject>(paths.pods(namespace), `${LABELS.model}=${modelValue}`);
+  const zoneOf = new Map<string, string | undefined>();
+  const ready = async (role: string) => {
+    const out: { name: string; zone?: string }[] = [];
+    for (const p of pods.filter(
+      (p) =>
+        p.metadata.labels?.[LABELS.role] === role &&
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    )) {
+      const node = p.spec.nodeName;
+      if (node && !zoneOf.has(node))
+        zoneOf.set(node, (await kube.find(`/api/v1/nodes/${node}`))?.metadata.labels?.[zoneLabel]);
+      out.push({ name: p.metadata.name, zone: node ? zoneOf.get(node) : undefined });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  };
+  const prefill = await ready('prefill');
+  const decode = await ready('decode');
+  const pairs: PodPairing['pairs'] = [];
+  const load = new Map<string, number>(decode.map((d) => [d.name, 0]));
+  for (const p of prefill) {
+    if (decode.length === 0) break;
+    const candidates = decode.filter((d) => d.zone !== undefined && d.zone === p.zone);
+    const pool = candidates.length > 0 ? candidates : decode;
+    const target = pool.reduce((best, d) =>
+      (load.get(d.name) ?? 0) < (load.get(best.name) ?? 0) ? d : best,
+    );
+    load.set(target.name, (load.get(target.name) ?? 0) + 1);
+    pairs.push({
+      prefillPod: p.name,
+      decodeTargetPod: target.name,
+      ...(target.zone === p.zone && p.zone ? { zone: p.zone } : {}),
+    });
+  }
+  return { pairs, prefillPods: prefill.length, decodePods: decode.length };
+}

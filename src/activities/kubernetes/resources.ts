@@ -1,0 +1,98 @@
+import {
+  API_VERSION,
+  FINALIZER,
+  kindInfo,
+  setCondition,
+  type Condition,
+  type ConditionUpdate,
+} from '../../api/index.ts';
+import {
+  KubeApiError,
+  paths,
+  type KubeClient,
+  type KubeObject,
+} from '../../runtime/kubernetes/kube-client.ts';
+import { recordEvent } from './events.ts';
+
+export interface ResourceKey {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export function pluralOf(kind: string): string {
+  const info = kindInfo(kind);
+  if (!info) throw new Error(`unknown kind ${kind}`);
+  return info.plural;
+}
+
+export const resourcePath = (key: ResourceKey) => paths.custom(pluralOf(key.kind), key.namespace, key.name);
+
+export interface StatusUpdate extends ResourceKey {
+  /** Fields of the kind's status other than conditions; undefined values are left alone. */
+  fields?: Record<string, unknown>;
+  conditions?: ConditionUpdate[];
+  /** Set as status.observedGeneration and on every condition. */
+  observedGeneration?: number;
+  /** A Kubernetes Event to record with the write. */
+  event?: { type: 'Normal' | 'Warning'; reason: string; message: string };
+}
+
+/**
+ * Writes status through the /status subresource. Conditions are merged with what is stored, with
+ * metav1.Condition semantics (lastTransitionTime moves only when a status flips).
+ */
+export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate): Promise<boolean> {
+  const path = resourcePath(update);
+  const current = await kube.find<KubeObject & { status?: { conditions?: Condition[] } }>(path);
+  if (!current) return false;
+  let conditions = current.status?.conditions ?? [];
+  const now = new Date();
+  for (const c of update.conditions ?? []) {
+    conditions = setCondition(
+      conditions,
+      {
+        ...c,
+        ...(update.observedGeneration !== undefined ? { observedGeneration: update.observedGeneration } : {}),
+      },
+      now,
+    );
+  }
+  const status: Record<string, unknown> = { ...(update.fields ?? {}), conditions };
+  if (update.observedGeneration !== undefined) status.observedGeneration = update.observedGeneration;
+  try {
+    await kube.mergePatch(`${path}/status`, { status });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return false;
+    throw err;
+  }
+  if (update.event) {
+    await recordEvent(
+      kube,
+      {
+        apiVersion: API_VERSION,
+        kind: update.kind,
+        namespace: update.namespace,
+        name: update.name,
+        uid: current.metadata.uid,
+      },
+      update.event.type,
+      update.event.reason,
+      update.event.message,
+    );
+  }
+  return true;
+}
+
+/** Removes our finalizer so Kubernetes can delete the resource. */
+export async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Promise<void> {
+  const path = resourcePath(key);
+  const current = await kube.find(path);
+  const finalizers = current?.metadata.finalizers ?? [];
+  const index = finalizers.indexOf(FINALIZER);
+  if (!current || index < 0) return;
+  await kube.jsonPatch(path, [
+    { op: 'test', path: `/metadata/finalizers/${index}`, value: FINALIZER },
+    { op: 'remove', path: `/metadata/finalizers/${index}` },
+  ]);
+}

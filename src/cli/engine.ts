@@ -1,0 +1,132 @@
+/** `infctl worker`, `infctl controller` and the per-resource commands (status, overrides, history). */
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Controller } from '../controller/controller.ts';
+import { temporalClient, temporalEnv } from '../controller/temporal-config.ts';
+import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import { createWorker } from '../worker/worker.ts';
+import { KINDS } from '../api/index.ts';
+import {
+  pauseUpdate,
+  resumeUpdate,
+  rollbackUpdate,
+  stateQuery,
+  workflowIdFor,
+  type EntitySnapshot,
+} from '../workflows/messages.ts';
+import { renderHistory } from './history.ts';
+
+export async function runWorker(): Promise<number> {
+  const worker = await createWorker();
+  const env = temporalEnv();
+  console.log(
+    `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})`,
+  );
+  await worker.run();
+  console.log('worker stopped');
+  return 0;
+}
+
+export async function runController(options: {
+  pollIntervalMs?: number;
+  resyncMs?: number;
+}): Promise<number> {
+  const env = temporalEnv();
+  const controller = new Controller({
+    kube: new KubeClient(),
+    temporal: await temporalClient(env),
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...options,
+  });
+  await controller.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await controller.stop();
+  console.log('controller stopped');
+  return 0;
+}
+
+/** Accepts `Kind/namespace/name`, `Kind/name` (namespace default) or a short name such as `infsvc/ns/name`. */
+export function parseResourceRef(text: string | undefined): {
+  kind: string;
+  namespace: string;
+  name: string;
+} {
+  const parts = (text ?? '').split('/');
+  const [kindText, a, b] = parts;
+  const info = KINDS.find(
+    (k) =>
+      k.kind.toLowerCase() === kindText?.toLowerCase() ||
+      k.plural === kindText ||
+      k.singular === kindText ||
+      k.shortNames.includes(kindText ?? ''),
+  );
+  if (!info || parts.length < 2 || parts.length > 3 || !a || (parts.length === 3 && !b)) {
+    throw new Error(
+      `expected <kind>/<namespace>/<name> (for example InferenceService/default/llama3-chatbot-service), got "${text ?? ''}"`,
+    );
+  }
+  return parts.length === 3
+    ? { kind: info.kind, namespace: a, name: b as string }
+    : { kind: info.kind, namespace: 'default', name: a };
+}
+
+async function handleFor(client: Client, ref: string | undefined): Promise<WorkflowHandle> {
+  const r = parseResourceRef(ref);
+  return client.workflow.getHandle(workflowIdFor(r.kind, r.namespace, r.name));
+}
+
+function printSnapshot(s: EntitySnapshot): void {
+  console.log(`${s.kind}/${s.namespace}/${s.name}`);
+  console.log(`  phase        ${s.phase}${s.message ? ` — ${s.message}` : ''}`);
+  console.log(`  generation   ${s.generation} (reconciled ${s.reconciledGeneration})`);
+  console.log(`  paused       ${s.paused ? `yes${s.pauseReason ? ` (${s.pauseReason})` : ''}` : 'no'}`);
+  for (const [k, v] of Object.entries(s.details)) console.log(`  ${k.padEnd(12)} ${JSON.stringify(v)}`);
+  if (s.ignoredSignals.length) console.log(`  ignored signals:\n    ${s.ignoredSignals.join('\n    ')}`);
+}
+
+export async function runResourceCommand(command: string, args: string[]): Promise<number> {
+  const client = await temporalClient();
+  try {
+    const handle = await handleFor(client, args[0]);
+    switch (command) {
+      case 'status':
+        printSnapshot(await handle.query(stateQuery));
+        return 0;
+      case 'pause':
+        printSnapshot(
+          await handle.executeUpdate(pauseUpdate, {
+            args: [{ ...(args[1] ? { reason: args.slice(1).join(' ') } : {}) }],
+          }),
+        );
+        return 0;
+      case 'resume':
+        printSnapshot(await handle.executeUpdate(resumeUpdate));
+        return 0;
+      case 'rollback': {
+        const revision = Number(args[1]);
+        if (!Number.isInteger(revision) || revision < 1)
+          throw new Error('usage: infctl rollback <kind>/<namespace>/<name> <revision>');
+        printSnapshot(await handle.executeUpdate(rollbackUpdate, { args: [{ revision }] }));
+        return 0;
+      }
+      case 'history':
+        process.stdout.write(await renderHistory(handle));
+        return 0;
+      default:
+        throw new Error(`unknown command ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      process.stderr.write(
+        `no workflow for ${args[0]}: is the resource applied and the controller running?\n`,
+      );
+      return 1;
+    }
+    throw err;
+  } finally {
+    await client.connection.close();
+  }
+}

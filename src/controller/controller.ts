@@ -1,0 +1,214 @@
+/**
+ * Watches the five kinds and turns every change into a signal to the resource's workflow. Informers restart
+ * with backoff after errors; a per-key queue keeps one change per resource in flight; a periodic resync
+ * re-delivers everything (workflows ignore generations they have seen, so duplicates are harmless).
+ */
+import {
+  makeInformer,
+  type Informer,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { FINALIZER, KINDS } from '../api/index.ts';
+import { KubeApiError, paths, type KubeClient, type KubeObject } from '../runtime/kubernetes/kube-client.ts';
+import { dependencyChangedSignal, deletedSignal, specSignal, workflowIdFor } from '../workflows/messages.ts';
+import { WORKFLOW_TYPES } from '../workflows/registry.ts';
+import { CrKind, CrName, CrNamespace, ModelName } from '../workflows/search-attributes.ts';
+import { DependencyIndex, type Resource } from './dependency-index.ts';
+
+export interface ControllerOptions {
+  kube: KubeClient;
+  temporal: Client;
+  taskQueue: string;
+  resyncMs?: number;
+  /** Per-resource poll interval passed to new workflows (tests shorten it). */
+  pollIntervalMs?: number;
+  log?: (message: string) => void;
+}
+
+type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+export class Controller {
+  private readonly informers = new Map<string, Watched>();
+  private readonly pending = new Map<string, Resource>();
+  private readonly inFlight = new Set<string>();
+  private readonly index = new DependencyIndex();
+  /** The generation last delivered per key: status-only updates (our own writes) signal nothing. */
+  private readonly delivered = new Map<string, number>();
+  private resync?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly log: (message: string) => void;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.log = options.log ?? ((m) => console.log(`[controller] ${m}`));
+  }
+
+  async start(): Promise<void> {
+    for (const info of KINDS) {
+      const path = paths.customAll(info.plural);
+      const informer = makeInformer(this.options.kube.kc, path, () =>
+        this.options.kube.get<KubernetesListObject<KubernetesObject>>(path),
+      ) as Watched;
+      const onChange = (obj: KubernetesObject) => this.enqueue(obj as Resource, false);
+      informer.on('add', onChange);
+      informer.on('update', onChange);
+      informer.on('delete', (obj) => {
+        this.index.forget(obj as Resource);
+        this.delivered.delete(keyOf(obj as Resource));
+      });
+      let backoff = 1000;
+      informer.on('connect', () => {
+        backoff = 1000;
+      });
+      informer.on('error', (err) => {
+        if (this.stopped) return;
+        this.log(
+          `${info.kind} watch failed (${(err as Error)?.message ?? err}); restarting in ${backoff} ms`,
+        );
+        setTimeout(() => {
+          if (!this.stopped)
+            informer.start().catch((e: Error) => this.log(`${info.kind} restart failed: ${e.message}`));
+        }, backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+      });
+      await informer.start();
+      this.informers.set(info.kind, informer);
+    }
+    const resyncMs = this.options.resyncMs ?? 60_000;
+    this.resync = setInterval(() => {
+      for (const informer of this.informers.values())
+        for (const obj of informer.list()) this.enqueue(obj as Resource, true);
+    }, resyncMs);
+    this.log(`watching ${KINDS.map((k) => k.kind).join(', ')}`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resync) clearInterval(this.resync);
+    for (const informer of this.informers.values()) await informer.stop();
+    while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private enqueue(obj: Resource, resync: boolean): void {
+    const key = keyOf(obj);
+    // A resync re-delivers everything, in case a workflow was lost (terminated, or its history reset).
+    if (resync) this.delivered.delete(key);
+    this.pending.set(key, obj);
+    if (!this.inFlight.has(key)) void this.drain(key);
+  }
+
+  private async drain(key: string): Promise<void> {
+    this.inFlight.add(key);
+    try {
+      for (let obj = this.pending.get(key); obj && !this.stopped; obj = this.pending.get(key)) {
+        this.pending.delete(key);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.process(obj);
+            break;
+          } catch (err) {
+            if (attempt >= 5 || this.stopped) {
+              this.log(`${key}: giving up until the next change or resync: ${(err as Error).message}`);
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+          }
+        }
+      }
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async process(obj: Resource): Promise<void> {
+    const { kind } = obj;
+    const namespace = obj.metadata.namespace ?? 'default';
+    const name = obj.metadata.name;
+    const workflowType = WORKFLOW_TYPES[kind];
+    if (!workflowType) return;
+    const workflowId = workflowIdFor(kind, namespace, name);
+    const start = {
+      taskQueue: this.options.taskQueue,
+      workflowId,
+      args: [
+        {
+          namespace,
+          name,
+          ...(this.options.pollIntervalMs ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
+        },
+      ],
+      typedSearchAttributes: [
+        { key: CrKind, value: kind },
+        { key: CrNamespace, value: namespace },
+        { key: CrName, value: name },
+        ...(modelOf(obj) ? [{ key: ModelName, value: modelOf(obj) as string }] : []),
+      ],
+    };
+
+    if (obj.metadata.deletionTimestamp) {
+      if (!obj.metadata.finalizers?.includes(FINALIZER)) return;
+      await this.options.temporal.workflow.signalWithStart(workflowType, {
+        ...start,
+        signal: deletedSignal,
+        signalArgs: [],
+      });
+      this.index.forget(obj);
+      return;
+    }
+    if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
+    const generation = obj.metadata.generation ?? 1;
+    if (this.delivered.get(keyOf(obj)) !== generation) {
+      await this.options.temporal.workflow.signalWithStart(workflowType, {
+        ...start,
+        signal: specSignal,
+        signalArgs: [{ spec: obj.spec ?? {}, generation }],
+      });
+      this.delivered.set(keyOf(obj), generation);
+    }
+    for (const dependent of this.index.update(obj)) await this.notify(dependent, obj);
+  }
+
+  private async notify(
+    dependent: { kind: string; namespace: string; name: string },
+    cause: Resource,
+  ): Promise<void> {
+    try {
+      await this.options.temporal.workflow
+        .getHandle(workflowIdFor(dependent.kind, dependent.namespace, dependent.name))
+        .signal(dependencyChangedSignal, { kind: cause.kind, name: cause.metadata.name });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  private async addFinalizer(obj: Resource): Promise<void> {
+    const path = paths.custom(
+      KINDS.find((k) => k.kind === obj.kind)?.plural ?? '',
+      obj.metadata.namespace ?? 'default',
+      obj.metadata.name,
+    );
+    const patch = obj.metadata.finalizers
+      ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }]
+      : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
+    try {
+      await this.options.kube.jsonPatch<KubeObject>(path, [
+        { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
+        ...patch,
+      ]);
+    } catch (err) {
+      // Another controller (or the user) changed it first: the next event carries the new version.
+      if (err instanceof KubeApiError && (err.status === 409 || err.status === 422 || err.status === 404))
+        return;
+      throw err;
+    }
+  }
+}
+
+const keyOf = (obj: Resource) => `${obj.kind}/${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`;
+
+function modelOf(obj: Resource): string | undefined {
+  const spec = obj.spec as { modelName?: string; targetModel?: string } | undefined;
+  return spec?.modelName ?? spec?.targetModel;
+}

@@ -1,0 +1,7 @@
+export { InferenceServiceWorkflow } from './inference-service.ts';
+export {
+  InferenceCacheWorkflow,
+  InferenceGatewayWorkflow,
+  PrefillDecodingDisaggregationWorkflow,
+  SpeculativeDecodingWorkflow,
+} from './observed-kinds.ts';

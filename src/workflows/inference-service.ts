@@ -1,0 +1,239 @@
+import { continueAsNew, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
+import { steps, rolloutSteps } from './activities.ts';
+import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
+import { ModelName } from './search-attributes.ts';
+
+export interface ServiceData {
+  /** The last few revisions rolled out, newest last, so a rollback can re-apply any of them. */
+  revisions: Revision[];
+  current?: number;
+  lastGood?: number;
+  nextRevision: number;
+  /** Digest of the endpoints last written to status, so unchanged observations write nothing. */
+  observedDigest?: string;
+}
+
+const KEEP_REVISIONS = 5;
+export type ServiceState = EntityState<ServiceData>;
+
+export interface ResourceWorkflowInput {
+  namespace: string;
+  name: string;
+  pollIntervalMs?: number;
+  /** Set when continuing as new. */
+  state?: unknown;
+}
+
+function durationMs(text: string | undefined, fallback: number): number {
+  if (!text) return fallback;
+  let total = 0;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
+    total += Number(m[1]) * (unit[m[2] as string] ?? 0);
+  return total || fallback;
+}
+
+const key = (s: ServiceState) => ({ kind: 'InferenceService', namespace: s.namespace, name: s.name });
+
+async function report(
+  state: ServiceState,
+  phase: string,
+  update: Omit<Parameters<typeof steps.writeStatus>[0], 'kind' | 'namespace' | 'name'>,
+) {
+  setPhase(state, phase, update.conditions?.find((c) => c.type === 'Ready')?.message);
+  await steps.writeStatus({ ...key(state), ...update, fields: { phase, ...(update.fields ?? {}) } });
+}
+
+async function rollout(state: ServiceState, target: Revision, timeoutMs: number) {
+  const applied = await steps.applyDeployment({ plan: target.plan, revision: target.revision });
+  const outcome = await rolloutSteps(timeoutMs).awaitRollout({
+    plan: target.plan,
+    revision: target.revision,
+    timeoutMs,
+  });
+  return { applied, outcome };
+}
+
+function remember(state: ServiceState, revision: Revision) {
+  state.data.revisions = [
+    ...state.data.revisions.filter((r) => r.revision !== revision.revision),
+    revision,
+  ].slice(-KEEP_REVISIONS);
+}
+
+async function reconcile(state: ServiceState): Promise<void> {
+  const spec = state.spec as InferenceServiceSpec;
+  const generation = state.generation;
+  const revisionOf = (n: number | undefined) => state.data.revisions.find((r) => r.revision === n);
+  const timeoutMs = durationMs(spec.runtime?.rolloutTimeout, 600_000);
+
+  let target: Revision | undefined;
+  if (state.rollbackTo !== undefined) {
+    target = revisionOf(state.rollbackTo);
+    state.rollbackTo = undefined;
+    if (!target) return;
+  } else {
+    const inputs = await steps.resolveServiceInputs({ namespace: state.namespace, name: state.name, spec });
+    if (!inputs) return; // the resource is gone; the deleted signal follows
+    if (inputs.problems.length > 0) {
+      const message = inputs.problems.join('; ');
+      await report(state, 'InvalidSpec', {
+        observedGeneration: generation,
+        conditions: [
+          { type: 'InvalidSpec', status: 'True', reason: 'ReferenceNotResolved', message },
+          { type: 'Ready', status: state.data.lastGood ? 'True' : 'False', reason: 'InvalidSpec', message },
+        ],
+        event: { type: 'Warning', reason: 'InvalidSpec', message },
+      });
+      return;
+    }
+    upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
+    const plan: ServingPlan = await steps.renderVllmArgs({
+      namespace: state.namespace,
+      name: state.name,
+      uid: inputs.uid,
+      spec,
+      ...(inputs.cache ? { cache: inputs.cache } : {}),
+      ...(inputs.pdd ? { pdd: inputs.pdd } : {}),
+      ...(inputs.sd ? { sd: inputs.sd } : {}),
+    });
+    const current = revisionOf(state.data.current);
+    if (current && current.plan.digest === plan.digest && state.data.lastGood === current.revision) {
+      state.reconciledGeneration = generation;
+      await report(state, 'Ready', {
+        observedGeneration: generation,
+        fields: {
+          revision: current.revision,
+          lastGoodRevision: current.revision,
+          args: current.plan.groups[0]?.args,
+        },
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'RolloutComplete',
+            message: `revision ${current.revision} is serving`,
+          },
+          { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+          { type: 'Progressing', status: 'False', reason: 'NothingToDo' },
+        ],
+      });
+      return;
+    }
+    target = { revision: state.data.nextRevision++, plan };
+  }
+
+  remember(state, target);
+  state.data.current = target.revision;
+  upsertMemo({ revision: target.revision, generation });
+  await report(state, 'Progressing', {
+    observedGeneration: generation,
+    fields: { revision: target.revision, args: target.plan.groups[0]?.args },
+    conditions: [
+      { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+      {
+        type: 'Progressing',
+        status: 'True',
+        reason: 'RollingOut',
+        message: `rolling out revision ${target.revision}`,
+      },
+    ],
+  });
+  const { outcome } = await rollout(state, target, timeoutMs);
+  state.reconciledGeneration = generation;
+  if (outcome.ok) {
+    state.data.lastGood = target.revision;
+    const observed = await steps.observeEndpoints({ plan: target.plan });
+    await report(state, 'Ready', {
+      observedGeneration: generation,
+      fields: {
+        revision: target.revision,
+        lastGoodRevision: target.revision,
+        replicas: observed.replicas,
+        readyReplicas: observed.readyReplicas,
+        endpoints: observed.endpoints,
+      },
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'RolloutComplete', message: outcome.message },
+        { type: 'Progressing', status: 'False', reason: 'RolloutComplete', message: outcome.message },
+        { type: 'Degraded', status: 'False', reason: 'RolloutComplete' },
+      ],
+    });
+    return;
+  }
+  // The new revision cannot serve: put the last good one back and say why.
+  const good = revisionOf(state.data.lastGood);
+  let message = outcome.message;
+  if (good && good.revision !== target.revision) {
+    state.data.current = good.revision;
+    const back = await rollout(state, good, timeoutMs);
+    message += back.outcome.ok
+      ? `; rolled back to revision ${good.revision}, which is serving`
+      : `; rollback to revision ${good.revision} failed too: ${back.outcome.message}`;
+  }
+  const serving = good !== undefined && good.revision !== target.revision;
+  await report(state, 'Degraded', {
+    observedGeneration: generation,
+    fields: { revision: state.data.current, lastGoodRevision: state.data.lastGood },
+    conditions: [
+      { type: 'Degraded', status: 'True', reason: 'RolloutFailed', message },
+      { type: 'Progressing', status: 'False', reason: 'RolloutFailed', message },
+      {
+        type: 'Ready',
+        status: serving ? 'True' : 'False',
+        reason: serving ? 'PreviousRevisionServing' : 'RolloutFailed',
+        message,
+      },
+    ],
+  });
+}
+
+async function observe(state: ServiceState): Promise<void> {
+  if (state.phase === 'InvalidSpec') {
+    // A missing reference may have appeared since.
+    state.dirty = true;
+    return;
+  }
+  const current = state.data.revisions.find((r) => r.revision === state.data.current);
+  if (!current) return;
+  const observed = await steps.observeEndpoints({ plan: current.plan });
+  const digest = JSON.stringify(observed);
+  if (digest === state.data.observedDigest) return;
+  state.data.observedDigest = digest;
+  await steps.writeStatus({
+    ...key(state),
+    fields: {
+      replicas: observed.replicas,
+      readyReplicas: observed.readyReplicas,
+      endpoints: observed.endpoints,
+    },
+  });
+}
+
+async function teardown(state: ServiceState): Promise<void> {
+  const deleted = await steps.deleteOwnedObjects({ namespace: state.namespace, name: state.name });
+  await steps.releaseFinalizer(key(state));
+  state.message = `deleted ${deleted.join(', ') || 'nothing'}`;
+}
+
+export async function InferenceServiceWorkflow(input: ResourceWorkflowInput): Promise<void> {
+  const state =
+    (input.state as ServiceState | undefined) ??
+    initialState({ kind: 'InferenceService', ...input }, { revisions: [], nextRevision: 1 } as ServiceData);
+  await runEntity(
+    state,
+    {
+      reconcile,
+      observe,
+      teardown,
+      details: (s) => ({
+        revision: s.data.current,
+        lastGoodRevision: s.data.lastGood,
+        revisions: s.data.revisions.map((r) => r.revision),
+      }),
+    },
+    (s) => continueAsNew<typeof InferenceServiceWorkflow>({ namespace: s.namespace, name: s.name, state: s }),
+    { rollbackRevisions: (s) => s.data.revisions.map((r) => r.revision) },
+  );
+}

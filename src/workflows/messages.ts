@@ -1,0 +1,54 @@
+/**
+ * The message API of every resource workflow. Clients (controller, CLI) import these definitions, never
+ * strings. Overrides are updates (the caller gets an answer) and signals of the same name (so an operator can
+ * send them from the Temporal UI or `temporal workflow signal`).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export interface SpecMessage {
+  spec: unknown;
+  generation: number;
+}
+
+export interface RollbackRequest {
+  revision: number;
+}
+
+export interface PauseRequest {
+  reason?: string;
+}
+
+export interface EntitySnapshot {
+  kind: string;
+  namespace: string;
+  name: string;
+  generation: number;
+  reconciledGeneration: number;
+  paused: boolean;
+  pauseReason?: string;
+  phase: string;
+  message?: string;
+  ticks: number;
+  wakeups: number;
+  ignoredSignals: string[];
+  details: Record<string, unknown>;
+}
+
+export const specSignal = defineSignal<[SpecMessage]>('spec');
+export const deletedSignal = defineSignal('deleted');
+export const dependencyChangedSignal = defineSignal<[{ kind: string; name: string }]>('dependencyChanged');
+
+export const pauseUpdate = defineUpdate<EntitySnapshot, [PauseRequest]>('pause');
+export const resumeUpdate = defineUpdate<EntitySnapshot, []>('resume');
+export const rollbackUpdate = defineUpdate<EntitySnapshot, [RollbackRequest]>('rollback');
+export const pauseSignal = defineSignal<[PauseRequest]>('pause');
+export const resumeSignal = defineSignal('resume');
+export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
+
+export const stateQuery = defineQuery<EntitySnapshot>('state');
+
+/** Workflow ID of a resource: `<Kind>/<namespace>/<name>`; the ID is the lock that makes duplicate controllers harmless. */
+export const workflowIdFor = (kind: string, namespace: string, name: string) =>
+  `${kind}/${namespace}/${name}`;
+
+export const TASK_QUEUE = 'inference-controller';

@@ -1,0 +1,153 @@
+/**
+ * The workflows of the kinds whose reconcile is "look at the cluster and report": InferenceCache (set-up half),
+ * SpeculativeDecoding, PrefillDecodingDisaggregation and InferenceGateway. Their effect on serving reaches the
+ * InferenceServices through the controller's dependency index, which signals the services that link them.
+ */
+import { continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
+import type {
+  ConditionUpdate,
+  InferenceCacheSpec,
+  InferenceGatewaySpec,
+  PrefillDecodingDisaggregationSpec,
+  SpeculativeDecodingSpec,
+} from '../api/index.ts';
+import { steps } from './activities.ts';
+import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
+import type { ResourceWorkflowInput } from './inference-service.ts';
+import { ModelName } from './search-attributes.ts';
+
+interface ObservedData {
+  /** Digest of the status last written, so an unchanged observation writes nothing. */
+  written?: string;
+}
+
+type ObservedState = EntityState<ObservedData>;
+
+interface Report {
+  ready: boolean;
+  reason: string;
+  message: string;
+  fields: Record<string, unknown>;
+  model?: string;
+}
+
+async function writeIfChanged(state: ObservedState, report: Report, force: boolean): Promise<void> {
+  const digest = JSON.stringify(report);
+  setPhase(state, report.ready ? 'Ready' : 'NotReady', report.message);
+  if (!force && digest === state.data.written) return;
+  state.data.written = digest;
+  const conditions: ConditionUpdate[] = [
+    {
+      type: 'Ready',
+      status: report.ready ? 'True' : 'False',
+      reason: report.reason,
+      message: report.message,
+    },
+    { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+  ];
+  await steps.writeStatus({
+    kind: state.kind,
+    namespace: state.namespace,
+    name: state.name,
+    fields: report.fields,
+    conditions,
+    observedGeneration: state.generation,
+  });
+}
+
+function observedWorkflow(kind: string, look: (state: ObservedState) => Promise<Report>) {
+  return async (input: ResourceWorkflowInput): Promise<void> => {
+    const state =
+      (input.state as ObservedState | undefined) ?? initialState<ObservedData>({ kind, ...input }, {});
+    const step = async (force: boolean) => {
+      if (state.spec === undefined) return;
+      const report = await look(state);
+      if (report.model) upsertSearchAttributes([{ key: ModelName, value: report.model }]);
+      await writeIfChanged(state, report, force);
+      if (force) state.reconciledGeneration = state.generation;
+    };
+    await runEntity(
+      state,
+      {
+        reconcile: () => step(true),
+        observe: () => step(false),
+        teardown: async (s) => {
+          await steps.releaseFinalizer({ kind, namespace: s.namespace, name: s.name });
+        },
+      },
+      (s) => continueAsNew({ namespace: s.namespace, name: s.name, state: s }),
+    );
+  };
+}
+
+export const InferenceCacheWorkflow = observedWorkflow('InferenceCache', async (state) => {
+  const spec = state.spec as InferenceCacheSpec;
+  const services = await steps.findServicesForModel({
+    namespace: state.namespace,
+    model: spec.modelName,
+    cacheName: state.name,
+  });
+  return {
+    ready: true,
+    reason: services.length ? 'Published' : 'NoServices',
+    message: services.length
+      ? `cache settings apply to ${services.join(', ')}`
+      : `no InferenceService of model "${spec.modelName}" references this cache`,
+    fields: { services },
+    model: spec.modelName,
+  };
+});
+
+export const SpeculativeDecodingWorkflow = observedWorkflow('SpeculativeDecoding', async (state) => {
+  const spec = state.spec as SpeculativeDecodingSpec;
+  const services = await steps.findServicesForModel({ namespace: state.namespace, model: spec.targetModel });
+  return {
+    ready: true,
+    reason: services.length ? 'Published' : 'NoServices',
+    message: services.length
+      ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache`
+      : `no InferenceService serves "${spec.targetModel}"`,
+    fields: { services },
+    model: spec.targetModel,
+  };
+});
+
+export const PrefillDecodingDisaggregationWorkflow = observedWorkflow(
+  'PrefillDecodingDisaggregation',
+  async (state) => {
+    const spec = state.spec as PrefillDecodingDisaggregationSpec;
+    const pairing = await steps.pairPrefillDecode({
+      namespace: state.namespace,
+      model: spec.modelName,
+      zoneLabel: spec.topologyHint?.labelKeys?.zone ?? 'topology.kubernetes.io/zone',
+    });
+    const first = pairing.pairs[0];
+    return {
+      ready: first !== undefined,
+      reason: first ? 'Paired' : 'WaitingForPods',
+      message: first
+        ? `${pairing.pairs.length} prefill/decode pair(s); ${first.prefillPod} -> ${first.decodeTargetPod}${first.zone ? ` in ${first.zone}` : ''}`
+        : `waiting for ready pods: ${pairing.prefillPods} prefill, ${pairing.decodePods} decode`,
+      fields: first
+        ? { prefillPod: first.prefillPod, decodeTargetPod: first.decodeTargetPod, pairs: pairing.pairs }
+        : { pairs: [] },
+      model: spec.modelName,
+    };
+  },
+);
+
+export const InferenceGatewayWorkflow = observedWorkflow('InferenceGateway', async (state) => {
+  const spec = state.spec as InferenceGatewaySpec;
+  const routes = await steps.resolveRoutes({ namespace: state.namespace, spec });
+  const ready = routes.filter((r) => r.ready);
+  const notReady = routes.filter((r) => !r.ready);
+  return {
+    ready: notReady.length === 0,
+    reason: notReady.length === 0 ? 'RoutesReady' : 'RoutesNotReady',
+    message:
+      notReady.length === 0
+        ? `${routes.length} route(s) ready`
+        : notReady.map((r) => `${r.model}: ${r.reason}`).join('; '),
+    fields: { routes, readyRoutes: `${ready.length}/${routes.length}` },
+  };
+});

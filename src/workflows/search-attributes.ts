@@ -1,0 +1,8 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/** Search attributes the Temporal UI filters resource workflows by (registered by `infctl dev up`). */
+export const CrKind = defineSearchAttributeKey('CrKind', 'KEYWORD');
+export const CrNamespace = defineSearchAttributeKey('CrNamespace', 'KEYWORD');
+export const CrName = defineSearchAttributeKey('CrName', 'KEYWORD');
+export const ModelName = defineSearchAttributeKey('ModelName', 'KEYWORD');
+export const Phase = defineSearchAttributeKey('Phase', 'KEYWORD');

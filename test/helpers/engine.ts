@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
+import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
+import { waitFor } from '../../src/cli/dev/processes.ts';
+
+export interface EngineProcess {
+  child: ChildProcess;
+  output: () => string;
+  kill: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Starts `infctl worker` or `infctl controller` as a real process against the local environment. */
+export async function startEngineProcess(
+  env: DevEnvironment,
+  args: string[],
+  readyText: RegExp,
+): Promise<EngineProcess> {
+  const child = spawn('./bin/infctl', args, {
+    env: { ...process.env, ...envExports(env) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-50_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  await waitFor(
+    `infctl ${args.join(' ')}`,
+    () => readyText.test(output),
+    120_000,
+    () => child.exitCode === null,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output}`);
+  });
+  return {
+    child,
+    output: () => output,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        process.kill(-(child.pid as number), signal);
+      } catch {
+        child.kill(signal);
+      }
+      await exited;
+    },
+  };
+}
+
+export const startWorker = (env: DevEnvironment) => startEngineProcess(env, ['worker'], /state: 'RUNNING'/);
+export const startController = (env: DevEnvironment, pollIntervalMs = 2000) =>
+  startEngineProcess(
+    env,
+    ['controller', '--poll-interval', String(pollIntervalMs), '--resync', '15000'],
+    /\[controller\] watching/,
+  );
+
+export async function temporalFor(env: DevEnvironment): Promise<Client> {
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  return new Client({ connection, namespace: env.temporalNamespace });
+}

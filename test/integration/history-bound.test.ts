@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities/index.ts';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { MAX_HISTORY_EVENTS } from '../../src/workflows/entity.ts';
+import { dependencyChangedSignal, specSignal, stateQuery } from '../../src/workflows/messages.ts';
+import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
+import { components } from '../helpers/components.ts';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/** One wake-up adds a signal, a timer, workflow tasks and an activity: the bound is the threshold plus one wake-up. */
+const HISTORY_BOUND = MAX_HISTORY_EVENTS + 20;
+/**
+ * The dev server fires timers with about one-second resolution, so thousands of poll-timer ticks would take
+ * an hour; each dependencyChanged signal wakes the loop and runs a reconcile step the same way a tick does.
+ * One wake-up costs about 150 ms on two cores, so this test takes about five minutes.
+ */
+const WAKEUPS = 2000;
+
+describe('a resource workflow that lives for months keeps its history bounded', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
+        searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
+        extraArgs: ['--log-level', 'warn'],
+      },
+    });
+  });
+  after(async () => env?.teardown());
+
+  it(`wakes ${WAKEUPS} times with every run's history under ${HISTORY_BOUND} events`, async () => {
+    // Small fakes stand in for Kubernetes: this test is about the workflow's own history.
+    const activities: Partial<Activities> = {
+      findServicesForModel: async () => ['svc'],
+      writeStatus: async () => true,
+      releaseFinalizer: async () => undefined,
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'history-bound',
+      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+      activities,
+    });
+    const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
+      taskQueue: 'history-bound',
+      workflowId: 'InferenceCache/default/long-lived',
+      args: [{ namespace: 'default', name: 'long-lived', pollIntervalMs: 1000 }],
+    });
+    await handle.signal(specSignal, { spec: { modelName: 'm' }, generation: 1 });
+    const runs = new Set<string>();
+    let longest = 0;
+    let wakeups = 0;
+    let ticks = 0;
+    const started = Date.now();
+    await worker.runUntil(async () => {
+      const latest = env.client.workflow.getHandle(handle.workflowId);
+      const deadline = Date.now() + 540_000;
+      while (wakeups < WAKEUPS && Date.now() < deadline) {
+        // One signal at a time, waiting for its wake-up, so signals never coalesce or pile up in history.
+        const before = wakeups;
+        await latest.signal(dependencyChangedSignal, { kind: 'InferenceService', name: 'svc' });
+        for (let i = 0; i < 400 && wakeups === before; i++) {
+          const state = await latest.query(stateQuery);
+          wakeups = state.wakeups;
+          ticks = state.ticks;
+        }
+        if (wakeups % 100 < 2) {
+          const description = await latest.describe();
+          runs.add(description.runId);
+          longest = Math.max(longest, description.historyLength);
+        }
+      }
+      const description = await latest.describe();
+      runs.add(description.runId);
+      longest = Math.max(longest, description.historyLength);
+      await latest.terminate('test done');
+    });
+    console.log(
+      `# ${wakeups} wake-ups (${ticks} timer ticks) in ${((Date.now() - started) / 1000).toFixed(0)}s over ${runs.size} runs; longest history seen ${longest} events (bound ${HISTORY_BOUND})`,
+    );
+    assert.ok(wakeups >= WAKEUPS, `only ${wakeups} wake-ups`);
+    assert.ok(runs.size >= 3, `expected several continue-as-new runs, saw ${runs.size}`);
+    assert.ok(longest <= HISTORY_BOUND, `history reached ${longest} events`);
+  });
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DependencyIndex, type Resource } from '../../src/controller/dependency-index.ts';
+
+const r = (
+  kind: string,
+  name: string,
+  spec: Record<string, unknown>,
+  generation = 1,
+  status?: Record<string, unknown>,
+): Resource => ({
+  apiVersion: 'production-stack.vllm.ai/v1alpha1',
+  kind,
+  metadata: { name, namespace: 'ns', generation },
+  spec,
+  ...(status ? { status } : {}),
+});
+
+describe('the dependency index signals the resources that depend on a change', () => {
+  const index = new DependencyIndex();
+  index.update(r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'cache' }));
+  index.update(r('InferenceService', 'other', { modelName: 'x' }));
+  index.update(r('InferenceCache', 'cache', { modelName: 'm', pddRef: 'pdd', sdRef: 'sd' }));
+  index.update(r('PrefillDecodingDisaggregation', 'pdd', { modelName: 'm' }));
+  index.update(r('SpeculativeDecoding', 'sd', { targetModel: 'm', draftModel: 'd' }));
+  index.update(r('InferenceGateway', 'gw', { routes: [{ model: 'm', inferenceServiceRef: 'svc' }] }));
+
+  it('a new SpeculativeDecoding generation reaches the services whose cache links it', () => {
+    assert.deepEqual(
+      index.update(
+        r('SpeculativeDecoding', 'sd', { targetModel: 'm', draftModel: 'd', numSpeculativeTokens: 3 }, 2),
+      ),
+      [{ kind: 'InferenceService', namespace: 'ns', name: 'svc' }],
+    );
+  });
+
+  it('an update with the same generation (a status write) signals nothing', () => {
+    assert.deepEqual(
+      index.update(
+        r('SpeculativeDecoding', 'sd', { targetModel: 'm', draftModel: 'd', numSpeculativeTokens: 3 }, 2),
+      ),
+      [],
+    );
+  });
+
+  it('a service whose readiness changes reaches its gateway and the resources of its model', () => {
+    const out = index.update(
+      r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'cache' }, 1, {
+        endpoints: [{ ready: true }],
+      }),
+    );
+    assert.deepEqual(out.map((x) => `${x.kind}/${x.name}`).sort(), [
+      'InferenceCache/cache',
+      'InferenceGateway/gw',
+      'PrefillDecodingDisaggregation/pdd',
+      'SpeculativeDecoding/sd',
+    ]);
+  });
+
+  it('a resource seen for the first time reaches the services waiting for it', () => {
+    const fresh = new DependencyIndex();
+    fresh.update(r('InferenceService', 'waiting', { modelName: 'm', inferenceCacheRef: 'late' }));
+    assert.deepEqual(fresh.update(r('InferenceCache', 'late', { modelName: 'm' })), [
+      { kind: 'InferenceService', namespace: 'ns', name: 'waiting' },
+    ]);
+  });
+});
