@@ -83,11 +83,11 @@ export const KINDS: readonly KindInfo[] = [
       {
         name: 'Replicas',
         type: 'integer',
-        jsonPath: '.spec.runtime.replicas',
-        description: 'Desired replicas.',
+        jsonPath: '.status.replicas',
+        description: 'Replicas of every group (prefill and decode included).',
       },
       {
-        name: 'Available',
+        name: 'Ready-Replicas',
         type: 'integer',
         jsonPath: '.status.readyReplicas',
         description: 'Ready replicas.',
