@@ -1,11 +1,21 @@
 import { parseArgs } from 'node:util';
-import { describe, down, envExports, readEnvironment, runningProcesses, up } from './environment.ts';
+import {
+  describe,
+  down,
+  envExports,
+  readEnvironment,
+  RESTARTABLE,
+  restartProcess,
+  runningProcesses,
+  up,
+} from './environment.ts';
 import { dirname } from 'node:path';
 import { requireTools, runTools } from './tools.ts';
 
 export const DEV_USAGE = `  infctl dev tools [--check]     Build or find every real component; --check only reports.
   infctl dev up [--nodes FILE]   Start etcd, the Kubernetes control plane with kwok GPU nodes, Temporal and Redis.
   infctl dev down                Stop everything dev up started.
+  infctl dev restart <process>   Restart one process on the same ports and data (e.g. temporal).
   infctl dev status              Show what runs and where.
   infctl dev env                 Print export lines (KUBECONFIG, TEMPORAL_ADDRESS, REDIS_URL, ...).
 `;
@@ -35,6 +45,18 @@ export async function runDev(args: string[]): Promise<number> {
     case 'down': {
       const stopped = await down((line) => process.stderr.write(`${line}\n`));
       process.stdout.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing was running\n');
+      return 0;
+    }
+    case 'restart': {
+      const name = rest[0];
+      if (!name || !RESTARTABLE.includes(name)) {
+        process.stderr.write(`usage: infctl dev restart <${RESTARTABLE.join('|')}>\n`);
+        return 2;
+      }
+      await restartProcess(name as Parameters<typeof restartProcess>[0], (line) =>
+        process.stderr.write(`${line}\n`),
+      );
+      process.stdout.write(`restarted ${name}\n`);
       return 0;
     }
     case 'status': {

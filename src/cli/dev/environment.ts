@@ -49,6 +49,8 @@ export interface DevEnvironment {
   startedAt: string;
   ports: Record<PortName, number>;
   pids: Partial<Record<ProcessName, number>>;
+  /** The command line of every process, so one can be restarted with the same ports and data. */
+  commands: Partial<Record<ProcessName, string[]>>;
   kubeconfig: string;
   temporalAddress: string;
   temporalNamespace: string;
@@ -233,6 +235,7 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
     startedAt: new Date().toISOString(),
     ports,
     pids: {},
+    commands: {},
     kubeconfig,
     temporalAddress: `127.0.0.1:${ports.temporal}`,
     temporalNamespace: 'default',
@@ -244,6 +247,7 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
   const start = (name: ProcessName, command: string, args: string[]) => {
     log(`==> starting ${name}`);
     env.pids[name] = startDetached(command, args, logFile(name));
+    env.commands[name] = [command, ...args];
     save();
     const pid = env.pids[name] as number;
     return () => isAlive(pid);
@@ -419,6 +423,55 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
   }
   return { env, started: true };
 }
+
+/**
+ * `infctl dev restart temporal`: stops the Temporal dev server and starts it again on the same ports and the
+ * same SQLite file (what a crash and restart of the server looks like to the worker and the controller).
+ */
+export async function restartProcess(
+  name: ProcessName,
+  log: (line: string) => void = () => undefined,
+): Promise<DevEnvironment> {
+  const env = readEnvironment();
+  const command = env?.commands?.[name];
+  if (!env || !command) throw new Error(`no ${name} in the local environment (\`infctl dev up\` starts one)`);
+  const pid = env.pids[name];
+  if (pid !== undefined) {
+    log(`==> stopping ${name} (pid ${pid})`);
+    await stopGroup(pid);
+  }
+  log(`==> starting ${name}`);
+  env.pids[name] = startDetached(
+    command[0] as string,
+    command.slice(1),
+    join(env.stateDir, 'logs', `${name}.log`),
+  );
+  writeFileSync(envFile(env.stateDir), `${JSON.stringify(env, null, 2)}\n`);
+  const alive = () => isAlive(env.pids[name] as number);
+  if (name === 'temporal') {
+    const tools = requireTools(['temporal']);
+    await waitFor(
+      'temporal',
+      () =>
+        spawnSync(
+          binary(tools, 'temporal'),
+          ['operator', 'cluster', 'health', `--address=${env.temporalAddress}`],
+          {
+            encoding: 'utf8',
+          },
+        ).stdout.includes('SERVING'),
+      90_000,
+      alive,
+    );
+  } else {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (!alive())
+      throw new Error(`${name} exited after restart; see ${join(env.stateDir, 'logs', `${name}.log`)}`);
+  }
+  return env;
+}
+
+export const RESTARTABLE: readonly string[] = PROCESS_ORDER;
 
 /** `infctl dev down`: stops every process of the environment; leaves logs for inspection. */
 export async function down(log?: (line: string) => void): Promise<ProcessName[]> {
