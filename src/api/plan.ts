@@ -49,3 +49,13 @@ export const LABELS = {
 } as const;
 
 export const FINALIZER = 'production-stack.vllm.ai/finalizer';
+
+/** A model name as a label value: lower case, [a-z0-9.-], at most 63 characters. */
+export function modelLabelValue(model: string): string {
+  return model
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 63)
+    .replace(/[^a-z0-9]+$/, '');
+}

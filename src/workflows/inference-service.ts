@@ -1,4 +1,5 @@
 import { continueAsNew, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { parseDuration } from '../api/common.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
@@ -23,15 +24,6 @@ export interface ResourceWorkflowInput {
   pollIntervalMs?: number;
   /** Set when continuing as new. */
   state?: unknown;
-}
-
-function durationMs(text: string | undefined, fallback: number): number {
-  if (!text) return fallback;
-  let total = 0;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g))
-    total += Number(m[1]) * (unit[m[2] as string] ?? 0);
-  return total || fallback;
 }
 
 const key = (s: ServiceState) => ({ kind: 'InferenceService', namespace: s.namespace, name: s.name });
@@ -66,7 +58,7 @@ async function reconcile(state: ServiceState): Promise<void> {
   const spec = state.spec as InferenceServiceSpec;
   const generation = state.generation;
   const revisionOf = (n: number | undefined) => state.data.revisions.find((r) => r.revision === n);
-  const timeoutMs = durationMs(spec.runtime?.rolloutTimeout, 600_000);
+  const timeoutMs = parseDuration(spec.runtime?.rolloutTimeout ?? '10m');
 
   let target: Revision | undefined;
   if (state.rollbackTo !== undefined) {

@@ -1,4 +1,4 @@
-import { LABELS, type InferenceGatewaySpec } from '../../api/index.ts';
+import { LABELS, modelLabelValue, type InferenceGatewaySpec } from '../../api/index.ts';
 import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
 
 interface ServiceResource extends KubeObject {
@@ -95,12 +95,7 @@ export async function pairPrefillDecode(
   model: string,
   zoneLabel: string,
 ): Promise<PodPairing> {
-  const modelValue = model
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]+/g, '-')
-    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
-    .slice(0, 63);
-  const pods = await kube.list<PodObject>(paths.pods(namespace), `${LABELS.model}=${modelValue}`);
+  const pods = await kube.list<PodObject>(paths.pods(namespace), `${LABELS.model}=${modelLabelValue(model)}`);
   const zoneOf = new Map<string, string | undefined>();
   const ready = async (role: string) => {
     const out: { name: string; zone?: string }[] = [];

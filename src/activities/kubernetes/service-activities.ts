@@ -64,40 +64,44 @@ export async function resolveServiceInputs(
       `spec.inferenceCacheRef: InferenceCache "${spec.inferenceCacheRef}" manages model "${cache.data.modelName}", not "${spec.modelName}"`,
     );
   }
-  if (cache.data.pddRef !== undefined) {
-    const obj = await kube.find<CustomObject>(
-      paths.custom('prefilldecodingdisaggregations', namespace, cache.data.pddRef),
-    );
-    const parsed = obj ? PrefillDecodingDisaggregationSpecSchema.safeParse(obj.spec) : undefined;
-    if (!obj)
+  const linked = async <T>(
+    field: 'pddRef' | 'sdRef',
+    kind: string,
+    plural: string,
+    schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false } },
+    modelOf: (t: T) => string,
+  ): Promise<T | undefined> => {
+    const ref = cache.data[field];
+    if (ref === undefined) return undefined;
+    const obj = await kube.find<CustomObject>(paths.custom(plural, namespace, ref));
+    const parsed = obj ? schema.safeParse(obj.spec) : undefined;
+    if (!obj || !parsed) {
       out.problems.push(
-        `InferenceCache "${spec.inferenceCacheRef}" spec.pddRef: PrefillDecodingDisaggregation "${cache.data.pddRef}" not found in namespace "${namespace}"`,
+        `InferenceCache "${spec.inferenceCacheRef}" spec.${field}: ${kind} "${ref}" not found in namespace "${namespace}"`,
       );
-    else if (!parsed?.success)
-      out.problems.push(`PrefillDecodingDisaggregation "${cache.data.pddRef}" has an invalid spec`);
-    else if (parsed.data.modelName !== spec.modelName)
-      out.problems.push(
-        `PrefillDecodingDisaggregation "${cache.data.pddRef}" is for model "${parsed.data.modelName}", not "${spec.modelName}"`,
-      );
-    else out.pdd = parsed.data;
-  }
-  if (cache.data.sdRef !== undefined) {
-    const obj = await kube.find<CustomObject>(
-      paths.custom('speculativedecodings', namespace, cache.data.sdRef),
-    );
-    const parsed = obj ? SpeculativeDecodingSpecSchema.safeParse(obj.spec) : undefined;
-    if (!obj)
-      out.problems.push(
-        `InferenceCache "${spec.inferenceCacheRef}" spec.sdRef: SpeculativeDecoding "${cache.data.sdRef}" not found in namespace "${namespace}"`,
-      );
-    else if (!parsed?.success)
-      out.problems.push(`SpeculativeDecoding "${cache.data.sdRef}" has an invalid spec`);
-    else if (parsed.data.targetModel !== spec.modelName)
-      out.problems.push(
-        `SpeculativeDecoding "${cache.data.sdRef}" targets model "${parsed.data.targetModel}", not "${spec.modelName}"`,
-      );
-    else out.sd = parsed.data;
-  }
+    } else if (!parsed.success) {
+      out.problems.push(`${kind} "${ref}" has an invalid spec`);
+    } else if (modelOf(parsed.data) !== spec.modelName) {
+      out.problems.push(`${kind} "${ref}" is for model "${modelOf(parsed.data)}", not "${spec.modelName}"`);
+    } else return parsed.data;
+    return undefined;
+  };
+  const pdd = await linked(
+    'pddRef',
+    'PrefillDecodingDisaggregation',
+    'prefilldecodingdisaggregations',
+    PrefillDecodingDisaggregationSpecSchema,
+    (p) => p.modelName,
+  );
+  const sd = await linked(
+    'sdRef',
+    'SpeculativeDecoding',
+    'speculativedecodings',
+    SpeculativeDecodingSpecSchema,
+    (d) => d.targetModel,
+  );
+  if (pdd) out.pdd = pdd;
+  if (sd) out.sd = sd;
   return out;
 }
 

@@ -78,12 +78,6 @@ function commonArgs(input: RenderInput, tensorParallelSize: number): string[] {
   return args;
 }
 
-const sanitize = (text: string) =>
-  text
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-
 /** Renders the serving plan of an InferenceService with its cache, PDD and speculative decoding. */
 export function renderPlan(input: RenderInput): ServingPlan {
   const { spec, pdd } = input;
@@ -142,5 +136,3 @@ export function renderPlan(input: RenderInput): ServingPlan {
   const digest = createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16);
   return { ...plan, digest };
 }
-
-export const modelLabel = (model: string) => sanitize(model).slice(0, 63).replace(/-+$/, '');

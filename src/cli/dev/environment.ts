@@ -190,6 +190,13 @@ function writeKubeconfig(dir: string, port: number, token: string): string {
   return path;
 }
 
+function temporalServing(tools: Record<string, ResolvedComponent>, address: string): boolean {
+  const r = spawnSync(binary(tools, 'temporal'), ['operator', 'cluster', 'health', `--address=${address}`], {
+    encoding: 'utf8',
+  });
+  return r.stdout.includes('SERVING');
+}
+
 export function kubectl(
   tools: Record<string, ResolvedComponent>,
   kubeconfig: string,
@@ -382,17 +389,7 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       '--log-level=warn',
       ...Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `--search-attribute=${name}=${type}`),
     ]);
-    await waitFor(
-      'temporal',
-      () =>
-        spawnSync(
-          binary(tools, 'temporal'),
-          ['operator', 'cluster', 'health', `--address=${env.temporalAddress}`],
-          { encoding: 'utf8' },
-        ).stdout.includes('SERVING'),
-      90_000,
-      temporalAlive,
-    );
+    await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, temporalAlive);
 
     const redisAlive = start('redis', binary(tools, 'redis', 'redis-server'), [
       '--bind',
@@ -450,19 +447,7 @@ export async function restartProcess(
   const alive = () => isAlive(env.pids[name] as number);
   if (name === 'temporal') {
     const tools = requireTools(['temporal']);
-    await waitFor(
-      'temporal',
-      () =>
-        spawnSync(
-          binary(tools, 'temporal'),
-          ['operator', 'cluster', 'health', `--address=${env.temporalAddress}`],
-          {
-            encoding: 'utf8',
-          },
-        ).stdout.includes('SERVING'),
-      90_000,
-      alive,
-    );
+    await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, alive);
   } else {
     await new Promise((r) => setTimeout(r, 1000));
     if (!alive())

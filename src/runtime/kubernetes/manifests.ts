@@ -2,16 +2,10 @@ import {
   API_VERSION,
   KIND_INFERENCE_SERVICE,
   LABELS,
+  modelLabelValue,
   type ServingGroup,
   type ServingPlan,
 } from '../../api/index.ts';
-
-const sanitize = (text: string) =>
-  text
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]+/g, '-')
-    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
-    .slice(0, 63);
 
 type Json = Record<string, unknown>;
 
@@ -64,7 +58,7 @@ function commonLabels(plan: ServingPlan): Record<string, string> {
   return {
     [LABELS.managedBy]: 'inference-controller',
     [LABELS.service]: plan.owner.name,
-    [LABELS.model]: sanitize(plan.modelName),
+    [LABELS.model]: modelLabelValue(plan.modelName),
     [LABELS.instance]: plan.backend,
   };
 }
