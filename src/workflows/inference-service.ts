@@ -70,10 +70,18 @@ async function reconcile(state: ServiceState): Promise<void> {
     if (!inputs) return; // the resource is gone; the deleted signal follows
     if (inputs.problems.length > 0) {
       const message = inputs.problems.join('; ');
+      // Rechecked on every tick until it resolves: report (and record an Event) only when something changed.
+      if (state.phase === 'InvalidSpec' && state.message === message && state.reconciledGeneration === generation) return;
+      state.reconciledGeneration = generation;
       await report(state, 'InvalidSpec', {
         observedGeneration: generation,
         conditions: [
-          { type: 'InvalidSpec', status: 'True', reason: 'ReferenceNotResolved', message },
+          {
+            type: 'InvalidSpec',
+            status: 'True',
+            reason: inputs.invalidSpec ? 'SpecInvalid' : 'ReferenceNotResolved',
+            message,
+          },
           { type: 'Ready', status: state.data.lastGood ? 'True' : 'False', reason: 'InvalidSpec', message },
         ],
         event: { type: 'Warning', reason: 'InvalidSpec', message },

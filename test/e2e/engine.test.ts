@@ -325,6 +325,32 @@ describe('the durable reconcile engine on the local cluster', () => {
     );
   });
 
+  it('marks a spec the CRD schema cannot fully check (a regex that does not compile) InvalidSpec, naming the field', async () => {
+    apply({
+      apiVersion: API,
+      kind: 'InferenceService',
+      metadata: { name: 'bad-regex' },
+      spec: {
+        modelName: 'bad-regex-model',
+        nlpFilters: { promptGuard: { blockedPatterns: ['SSN', 'regex:([a-z'] } },
+      },
+    });
+    const invalid = await eventually(
+      'bad-regex InvalidSpec',
+      () => {
+        const r = get('inferenceservice', 'bad-regex');
+        return condition(r, 'InvalidSpec')?.status === 'True' ? r : undefined;
+      },
+      60_000,
+    );
+    assert.equal(condition(invalid, 'InvalidSpec')?.reason, 'SpecInvalid');
+    assert.match(
+      condition(invalid, 'InvalidSpec')?.message ?? '',
+      /spec\.nlpFilters\.promptGuard\.blockedPatterns\[1\]: regular expression does not compile/,
+    );
+    assert.equal(deployment('bad-regex'), undefined);
+  });
+
   it('pauses reconciliation with infctl pause and applies the waiting change on resume', async () => {
     const ref = `InferenceService/${NS}/solo`;
     const paused = infctl('pause', ref, 'maintenance window');

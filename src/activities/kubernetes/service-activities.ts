@@ -4,6 +4,7 @@ import {
   InferenceCacheSpecSchema,
   InferenceServiceSpecSchema,
   KIND_INFERENCE_SERVICE,
+  formatPath,
   LABELS,
   PrefillDecodingDisaggregationSpecSchema,
   SpeculativeDecodingSpecSchema,
@@ -25,6 +26,8 @@ export interface ResolvedInputs {
   sd?: SpeculativeDecodingSpec;
   /** Why the inputs cannot be rendered, each naming the field and the resource; empty when they can. */
   problems: string[];
+  /** The service's own spec is invalid (rather than a reference). */
+  invalidSpec?: boolean;
 }
 
 interface CustomObject extends KubeObject {
@@ -41,6 +44,13 @@ export async function resolveServiceInputs(
   const self = await kube.find<CustomObject>(paths.custom('inferenceservices', namespace, name));
   if (!self) return undefined;
   const out: ResolvedInputs = { uid: self.metadata.uid ?? '', problems: [] };
+  // What the CRD schema cannot check (a regex that does not compile, ...) is reported here as InvalidSpec.
+  const valid = validateServiceSpec(spec);
+  if (!valid.spec) {
+    out.problems.push(...valid.problems);
+    out.invalidSpec = true;
+    return out;
+  }
   if (spec.inferenceCacheRef === undefined) return out;
   const cacheObj = await kube.find<CustomObject>(
     paths.custom('inferencecaches', namespace, spec.inferenceCacheRef),
@@ -108,7 +118,7 @@ export async function resolveServiceInputs(
 export function validateServiceSpec(spec: unknown): { spec?: InferenceServiceSpec; problems: string[] } {
   const parsed = InferenceServiceSpecSchema.safeParse(spec);
   if (parsed.success) return { spec: parsed.data, problems: [] };
-  return { problems: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`) };
+  return { problems: parsed.error.issues.map((i) => `spec.${formatPath(i.path)}: ${i.message}`) };
 }
 
 const ownerRef = (plan: ServingPlan) => ({
