@@ -71,7 +71,12 @@ async function reconcile(state: ServiceState): Promise<void> {
     if (inputs.problems.length > 0) {
       const message = inputs.problems.join('; ');
       // Rechecked on every tick until it resolves: report (and record an Event) only when something changed.
-      if (state.phase === 'InvalidSpec' && state.message === message && state.reconciledGeneration === generation) return;
+      if (
+        state.phase === 'InvalidSpec' &&
+        state.message === message &&
+        state.reconciledGeneration === generation
+      )
+        return;
       state.reconciledGeneration = generation;
       await report(state, 'InvalidSpec', {
         observedGeneration: generation,

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { stringify } from 'yaml';
-import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
+import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
-import { startController, startWorker, temporalFor, type EngineProcess } from '../helpers/engine.ts';
+import {
+  infctlFor,
+  startController,
+  startWorker,
+  temporalFor,
+  type EngineProcess,
+} from '../helpers/engine.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-crash-${process.pid}`;
@@ -16,14 +21,7 @@ let temporal: Client;
 let worker: EngineProcess;
 let controller: EngineProcess;
 
-const infctl = (...args: string[]) => {
-  const r = spawnSync('./bin/infctl', args, {
-    encoding: 'utf8',
-    env: { ...process.env, ...envExports(env) },
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+const infctl = (...args: string[]) => infctlFor(env)(...args);
 const items = (kind: string, selector: string) =>
   (
     JSON.parse(kubectl(['get', kind, '-n', NS, '-l', selector, '-o', 'json']).stdout) as {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { waitFor } from '../../src/cli/dev/processes.ts';
@@ -68,4 +68,16 @@ export const startController = (env: DevEnvironment, pollIntervalMs = 2000) =>
 export async function temporalFor(env: DevEnvironment): Promise<Client> {
   const connection = await Connection.connect({ address: env.temporalAddress });
   return new Client({ connection, namespace: env.temporalNamespace });
+}
+
+/** Runs `infctl` against the local environment and returns its exit code and output. */
+export function infctlFor(env: DevEnvironment) {
+  return (...args: string[]) => {
+    const r = spawnSync('./bin/infctl', args, {
+      encoding: 'utf8',
+      env: { ...process.env, ...envExports(env) },
+      timeout: 120_000,
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
 }
