@@ -16,10 +16,9 @@ import {
   awaitPlanRollout,
   deleteOwned,
   observePlan,
-  renderPlan,
   resolveServiceInputs,
 } from './kubernetes/service-activities.ts';
-import type { RenderInput } from './vllm/render.ts';
+import { renderPlan, type RenderInput } from './vllm/render.ts';
 
 export function createActivities(kube: KubeClient = new KubeClient()) {
   return {

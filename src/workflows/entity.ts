@@ -6,7 +6,6 @@
 import {
   allHandlersFinished,
   condition,
-  continueAsNew,
   log,
   setHandler,
   upsertSearchAttributes,
@@ -240,5 +239,3 @@ export async function runEntity<D>(
     }
   }
 }
-
-export { continueAsNew };

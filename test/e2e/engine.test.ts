@@ -28,6 +28,9 @@ const apply = (doc: object) => {
   assert.equal(r.code, 0, r.stderr);
 };
 const infctl = (...args: string[]) => infctlFor(env)(...args);
+/** A merge patch of one resource in the test namespace; answers kubectl's exit code. */
+const patchSpec = (kind: string, name: string, patch: string) =>
+  kubectl(['patch', kind, name, '-n', NS, '--type=merge', '-p', patch]).code;
 
 interface Condition {
   type: string;
@@ -172,16 +175,7 @@ describe('the durable reconcile engine on the local cluster', () => {
 
   it('rolls the service out again when numSpeculativeTokens changes, and shows the steps in its history', async () => {
     assert.equal(
-      kubectl([
-        'patch',
-        'speculativedecoding',
-        'sd-llama3-chatbot',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"numSpeculativeTokens":3}}',
-      ]).code,
+      patchSpec('speculativedecoding', 'sd-llama3-chatbot', '{"spec":{"numSpeculativeTokens":3}}'),
       0,
     );
     await eventually(
@@ -237,19 +231,7 @@ describe('the durable reconcile engine on the local cluster', () => {
       spec: { modelName: 'solo-model', runtime: { rolloutTimeout: '2m' } },
     });
     await eventually('solo Ready', () => ready('inferenceservice', 'solo'), 60_000);
-    assert.equal(
-      kubectl([
-        'patch',
-        'inferenceservice',
-        'solo',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"runtime":{"tensorParallelSize":16}}}',
-      ]).code,
-      0,
-    );
+    assert.equal(patchSpec('inferenceservice', 'solo', '{"spec":{"runtime":{"tensorParallelSize":16}}}'), 0);
     const svc = await eventually(
       'solo Degraded',
       () => {
@@ -355,19 +337,7 @@ describe('the durable reconcile engine on the local cluster', () => {
     const paused = infctl('pause', ref, 'maintenance window');
     assert.equal(paused.code, 0, paused.err);
     assert.match(paused.out, /paused\s+yes \(maintenance window\)/);
-    assert.equal(
-      kubectl([
-        'patch',
-        'inferenceservice',
-        'solo',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"runtime":{"tensorParallelSize":2}}}',
-      ]).code,
-      0,
-    );
+    assert.equal(patchSpec('inferenceservice', 'solo', '{"spec":{"runtime":{"tensorParallelSize":2}}}'), 0);
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal(
       deployment('solo')?.spec.template.spec.containers[0]?.resources.limits?.['nvidia.com/gpu'],
@@ -416,19 +386,7 @@ describe('the durable reconcile engine on the local cluster', () => {
       () => (/paused\s+yes/.test(infctl('status', `InferenceService/${NS}/solo`).out) ? true : undefined),
       20_000,
     );
-    assert.equal(
-      kubectl([
-        'patch',
-        'inferenceservice',
-        'solo',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"runtime":{"replicas":2}}}',
-      ]).code,
-      0,
-    );
+    assert.equal(patchSpec('inferenceservice', 'solo', '{"spec":{"runtime":{"replicas":2}}}'), 0);
     await new Promise((r) => setTimeout(r, 6000));
     assert.equal(deployment('solo')?.spec.replicas, 1, 'a paused resource does not roll out');
     signal('resume');

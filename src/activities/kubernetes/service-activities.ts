@@ -16,7 +16,6 @@ import {
 } from '../../api/index.ts';
 import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
 import { deploymentFor, serviceFor } from '../../runtime/kubernetes/manifests.ts';
-import { renderPlan } from '../vllm/render.ts';
 import { recordEvent } from './events.ts';
 
 export interface ResolvedInputs {
@@ -317,5 +316,3 @@ export async function deleteOwned(kube: KubeClient, namespace: string, name: str
   }
   return deleted;
 }
-
-export { renderPlan };
