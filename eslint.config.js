@@ -14,4 +14,14 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  {
+    // Numeric kernels (scoring loops, the embedding model) index typed arrays inside bounds they just
+    // checked; with noUncheckedIndexedAccess a non-null assertion is the plain way to say so.
+    files: [
+      'src/gateway/scheduling/**/*.ts',
+      'src/gateway/embedding/minilm.ts',
+      'src/gateway/embedding/embedder.ts',
+    ],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
 );

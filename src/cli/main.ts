@@ -3,6 +3,7 @@ import { staleCrds, writeCrds } from './crds.ts';
 import { DEV_USAGE, runDev } from './dev/command.ts';
 import { runValidate } from './validate.ts';
 import { runController, runResourceCommand, runWorker } from './engine.ts';
+import { GATEWAY_USAGE, runGateway } from './gateway.ts';
 
 const USAGE = `infctl — inference-controller command line
 
@@ -22,6 +23,8 @@ TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
   infctl rollback <kind>/<namespace>/<name> <revision> Roll an InferenceService back to a revision.
   infctl history  <kind>/<namespace>/<name>            The workflow's steps as a timeline.
 
+Gateway (the OpenAI-compatible data plane; never talks to Temporal):
+${GATEWAY_USAGE}
 Local environment (real components, built or found at pinned versions):
 ${DEV_USAGE}`;
 
@@ -64,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'dev':
       return runDev(rest);
+    case 'gateway':
+      return runGateway(rest);
     case 'worker':
       return runWorker();
     case 'controller': {

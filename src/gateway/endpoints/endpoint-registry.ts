@@ -1,0 +1,125 @@
+import { metricSum, parseExposition } from '../../metrics/exposition.ts';
+import type { EndpointSpec } from '../routes/route-table.ts';
+import { EndpointState } from './endpoint-state.ts';
+
+export interface ScrapeOptions {
+  /** How often each endpoint's /metrics and /health are read. */
+  intervalMs: number;
+  timeoutMs: number;
+  /** Health checks that fail in a row before the endpoint leaves the candidates. */
+  unhealthyAfter: number;
+}
+
+export const DEFAULT_SCRAPE_OPTIONS: ScrapeOptions = { intervalMs: 1000, timeoutMs: 800, unhealthyAfter: 2 };
+
+/** The gauge names, newest first: vLLM renamed gpu_cache_usage_perc to kv_cache_usage_perc. */
+const KV_USAGE_METRICS = ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'];
+
+/**
+ * Every endpoint any route references, keyed by URL so a route reload keeps in-flight counts, scraped
+ * numbers and ejections. A background loop scrapes metrics and checks health; the hot path only reads.
+ */
+export class EndpointRegistry {
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly healthFailures = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private scraping = false;
+
+  constructor(
+    private readonly options: ScrapeOptions = DEFAULT_SCRAPE_OPTIONS,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** The state for a spec, created on first sight. */
+  resolve(spec: EndpointSpec): EndpointState {
+    let state = this.endpoints.get(spec.url);
+    if (!state) {
+      state = new EndpointState(spec);
+      this.endpoints.set(spec.url, state);
+    } else state.update(spec);
+    return state;
+  }
+
+  /** Forgets endpoints no route references any more; returns their URLs. */
+  retain(urls: ReadonlySet<string>): string[] {
+    const removed: string[] = [];
+    for (const url of this.endpoints.keys()) {
+      if (!urls.has(url)) {
+        this.endpoints.delete(url);
+        this.healthFailures.delete(url);
+        removed.push(url);
+      }
+    }
+    return removed;
+  }
+
+  all(): EndpointState[] {
+    return [...this.endpoints.values()];
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      void this.scrapeAll().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  async scrapeAll(): Promise<void> {
+    if (this.scraping) return;
+    this.scraping = true;
+    try {
+      await Promise.all(this.all().map((endpoint) => this.scrape(endpoint)));
+    } finally {
+      this.scraping = false;
+    }
+  }
+
+  private async scrape(endpoint: EndpointState): Promise<void> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const healthy = await fetch(`${endpoint.url}/health`, { signal })
+      .then(async (res) => {
+        await res.body?.cancel();
+        return res.ok;
+      })
+      .catch(() => false);
+    const failures = healthy ? 0 : (this.healthFailures.get(endpoint.url) ?? 0) + 1;
+    this.healthFailures.set(endpoint.url, failures);
+    const wasHealthy = endpoint.healthy;
+    endpoint.healthy = failures < this.options.unhealthyAfter;
+    if (wasHealthy !== endpoint.healthy)
+      this.log(
+        `endpoint ${endpoint.name} (${endpoint.url}) is ${endpoint.healthy ? 'healthy' : 'unhealthy'}`,
+      );
+    if (!healthy) return;
+    try {
+      const res = await fetch(`${endpoint.url}/metrics`, {
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return;
+      }
+      const samples = parseExposition(await res.text());
+      for (const name of KV_USAGE_METRICS) {
+        const value = metricSum(samples, name);
+        if (value !== undefined) {
+          endpoint.kvUsage = value;
+          break;
+        }
+      }
+      endpoint.waiting = metricSum(samples, 'vllm:num_requests_waiting') ?? endpoint.waiting;
+      endpoint.running = metricSum(samples, 'vllm:num_requests_running') ?? endpoint.running;
+      endpoint.lastScrapeMs = Date.now();
+    } catch {
+      // Metrics are advisory: a failed scrape keeps the last numbers; health decides eligibility.
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { RoutingSettings } from '../routes/route-table.ts';
+import { AvailableFilter, RoleFilter } from './filters.ts';
+import { Scheduler, type Scorer, type WeightedScorer } from './framework.ts';
+import { MaxScorePicker, RoundRobinPicker } from './pickers.ts';
+import type { PrefixIndex } from './prefix-index.ts';
+import { InFlightScorer } from './scorers/in-flight-scorer.ts';
+import { KvUsageScorer } from './scorers/kv-usage-scorer.ts';
+import { PrecisePrefixScorer } from './scorers/precise-prefix-scorer.ts';
+import { PrefixHashScorer } from './scorers/prefix-hash-scorer.ts';
+import { QueueScorer } from './scorers/queue-scorer.ts';
+import { SessionAffinityScorer } from './scorers/session-affinity-scorer.ts';
+
+export interface ScorerContext {
+  loadBound: number;
+  prefixIndex: PrefixIndex;
+}
+
+/** Every scorer by name. A new strategy is a new scorer file plus one line here. */
+export const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
+  'in-flight': () => new InFlightScorer(),
+  'kv-usage': () => new KvUsageScorer(),
+  queue: () => new QueueScorer(),
+  'prefix-hash': (c) => new PrefixHashScorer(c.loadBound),
+  'session-affinity': (c) => new SessionAffinityScorer(c.loadBound),
+  'precise-prefix': (c) => new PrecisePrefixScorer(c.prefixIndex),
+};
+
+export type ScorerWeights = Record<string, number>;
+
+/** Affinity outweighs load so that load only breaks ties or overrides a weak match. */
+export const DEFAULT_SCORER_WEIGHTS: ScorerWeights = {
+  'in-flight': 1,
+  'kv-usage': 1,
+  queue: 1,
+  'prefix-hash': 3,
+  'session-affinity': 4,
+  'precise-prefix': 3,
+};
+
+const LOAD_SCORERS: Record<RoutingSettings['schedulingPolicy'], string[]> = {
+  'round-robin': [],
+  'least-loaded': ['in-flight'],
+  'gpu-load-aware': ['kv-usage', 'queue', 'in-flight'],
+};
+
+const AFFINITY_SCORERS: Record<RoutingSettings['routeStrategy'], string[]> = {
+  RoundRobin: [],
+  LeastLoaded: [],
+  PrefixHash: ['prefix-hash'],
+  SessionAffinity: ['session-affinity', 'prefix-hash'],
+  PrecisePrefix: ['precise-prefix'],
+};
+
+/** The scorer names a route's settings select, in evaluation order. */
+export function scorerNames(routing: RoutingSettings): string[] {
+  if (routing.routeStrategy === 'RoundRobin') return routing.sessionAffinity ? ['session-affinity'] : [];
+  const names = [...AFFINITY_SCORERS[routing.routeStrategy]];
+  if (routing.sessionAffinity && !names.includes('session-affinity')) names.unshift('session-affinity');
+  const load = LOAD_SCORERS[routing.schedulingPolicy];
+  // LeastLoaded with the round-robin policy still needs a load signal: in-flight requests.
+  if (load.length === 0 && routing.routeStrategy === 'LeastLoaded') return ['in-flight'];
+  return [...names, ...load];
+}
+
+/**
+ * Builds the scheduler for one route: filters (available, role) → the selected scorers with their weights
+ * → a max-score picker, or a round-robin picker when no scorer is selected.
+ */
+export function buildScheduler(
+  routing: RoutingSettings,
+  context: ScorerContext,
+  weights: ScorerWeights = DEFAULT_SCORER_WEIGHTS,
+): Scheduler {
+  const scorers: WeightedScorer[] = scorerNames(routing).map((name) => ({
+    scorer: SCORERS[name]!(context),
+    weight: weights[name] ?? DEFAULT_SCORER_WEIGHTS[name] ?? 1,
+  }));
+  return new Scheduler({
+    filters: [new AvailableFilter(), new RoleFilter()],
+    scorers,
+    picker: scorers.length === 0 ? new RoundRobinPicker() : new MaxScorePicker(),
+  });
+}

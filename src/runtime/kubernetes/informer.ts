@@ -1,0 +1,51 @@
+import {
+  makeInformer,
+  type Informer,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type { KubeClient } from './kube-client.ts';
+
+export type WatchedCollection = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+export interface WatchHandlers {
+  onChange: (obj: KubernetesObject) => void;
+  onDelete: (obj: KubernetesObject) => void;
+  log: (message: string) => void;
+  /** Whether the owner has stopped; a stopped watch is not restarted. */
+  stopped: () => boolean;
+}
+
+/**
+ * Lists and watches one collection. client-node's informer does not restart after an error, so this restarts
+ * it with exponential backoff (1 s doubling to 30 s, reset on every successful connect).
+ */
+export async function watchCollection(
+  kube: KubeClient,
+  path: string,
+  label: string,
+  handlers: WatchHandlers,
+): Promise<WatchedCollection> {
+  const informer = makeInformer(kube.kc, path, () =>
+    kube.get<KubernetesListObject<KubernetesObject>>(path),
+  ) as WatchedCollection;
+  informer.on('add', handlers.onChange);
+  informer.on('update', handlers.onChange);
+  informer.on('delete', handlers.onDelete);
+  let backoff = 1000;
+  informer.on('connect', () => {
+    backoff = 1000;
+  });
+  informer.on('error', (err) => {
+    if (handlers.stopped()) return;
+    handlers.log(`${label} watch failed (${(err as Error)?.message ?? err}); restarting in ${backoff} ms`);
+    setTimeout(() => {
+      if (!handlers.stopped())
+        informer.start().catch((e: Error) => handlers.log(`${label} restart failed: ${e.message}`));
+    }, backoff);
+    backoff = Math.min(backoff * 2, 30_000);
+  });
+  await informer.start();
+  return informer;
+}
