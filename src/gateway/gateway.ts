@@ -44,6 +44,7 @@ import {
 } from './routes/route-table.ts';
 import { NoCandidateError, type Scheduler, type SchedulingRequest } from './scheduling/framework.ts';
 import {
+  BLOCK_CHARS,
   chatPromptText,
   completionPromptText,
   hashString,
@@ -98,6 +99,7 @@ interface Prepared {
   route: ModelRoute;
   target: RouteTarget;
   blocks: number[];
+  contextBlocks: number;
   sessionKey?: string;
   stream: boolean;
   body: Record<string, unknown>;
@@ -143,6 +145,17 @@ export class Gateway {
         for (const e of target.endpoints) urls.add(e.url);
       }
     for (const url of this.endpoints.retain(urls)) this.prefixIndex.forget(url);
+    // Start the embedders now: the local model takes about a second to load.
+    for (const route of snapshot.routes)
+      for (const target of route.targets)
+        if (target.filters.semanticCache) {
+          try {
+            this.semanticCache.prepare(target.filters.semanticCache);
+            this.embedderFor(target.filters.semanticCache);
+          } catch (err) {
+            this.options.log(`semantic cache of model ${route.model} is off: ${(err as Error).message}`);
+          }
+        }
     this.table.replace(snapshot);
   }
 
@@ -384,6 +397,9 @@ export class Gateway {
           ? completionPromptText(body.prompt)
           : '';
     const blocks = prefixBlockHashes(text, MAX_PREFIX_BLOCKS);
+    const messages = kind === 'chat' ? (body.messages as { role?: unknown; content?: unknown }[]) : [];
+    const contextBlocks =
+      messages.length > 1 ? Math.floor(chatPromptText(messages.slice(0, -1)).length / BLOCK_CHARS) : 0;
     if (blocks.length === 0 && text.length > 0) blocks.push(hashString(text));
     const headerValue = req.headers[route.routing.sessionHeader.toLowerCase()];
     const sessionKey =
@@ -399,6 +415,7 @@ export class Gateway {
       route,
       target,
       blocks,
+      contextBlocks,
       sessionKey,
       stream: body.stream === true,
       body,
@@ -502,6 +519,7 @@ export class Gateway {
     return {
       model: prepared.model,
       blocks: prepared.blocks,
+      contextBlocks: prepared.contextBlocks,
       sessionKey: prepared.sessionKey,
       role,
       exclude,

@@ -27,7 +27,9 @@ export class MiniLmEmbedder implements Embedder {
 
   constructor(readonly dir: string) {
     this.name = `all-MiniLM-L6-v2 (${dir})`;
-    this.worker = new Worker(new URL('./minilm-worker.ts', import.meta.url), { workerData: { dir } });
+    // Under tsx (source checkout) the worker needs the TypeScript loader registered first.
+    const entry = import.meta.url.endsWith('.ts') ? './minilm-worker-loader.mjs' : './minilm-worker.js';
+    this.worker = new Worker(new URL(entry, import.meta.url), { workerData: { dir } });
     this.worker.unref();
     this.worker.on('message', (m: { id?: number; vectors?: Float32Array[]; error?: string }) => {
       if (m.id === undefined) return;

@@ -41,6 +41,7 @@ export class SemanticCache {
   private readonly clients = new Map<string, Redis>();
   private readonly vectors = new Map<string, Float32Array>();
   private readonly outages = new Set<string>();
+  private readonly everReady = new Set<string>();
 
   constructor(
     private readonly embedderFor: (config: SemanticCacheConfig) => Embedder,
@@ -55,7 +56,7 @@ export class SemanticCache {
       return { result: 'error', error: err as Error };
     }
     try {
-      const redis = this.client(config.redisUrl);
+      const redis = await this.connected(config.redisUrl);
       const base = scopeKey(scope);
       const now = Date.now();
       const replies = await withTimeout(
@@ -103,7 +104,7 @@ export class SemanticCache {
     answer: CachedAnswer,
   ): Promise<void> {
     try {
-      const redis = this.client(config.redisUrl);
+      const redis = await this.connected(config.redisUrl);
       const base = scopeKey(scope);
       const id = randomUUID();
       const ttlMs = config.ttlSeconds * 1000;
@@ -133,6 +134,21 @@ export class SemanticCache {
     this.clients.clear();
   }
 
+  /** Opens the connection ahead of the first request (route installation calls this). */
+  prepare(config: SemanticCacheConfig): void {
+    this.client(config.redisUrl);
+  }
+
+  /** The client once connected; a connection still being made gets REDIS_TIMEOUT_MS to finish. */
+  private async connected(url: string): Promise<Redis> {
+    const client = this.client(url);
+    if (client.status === 'ready') return client;
+    // After the first connection, a lost Redis fails at once: requests must not wait out each reconnect.
+    if (this.everReady.has(url)) throw new Error(`Redis is ${client.status}`);
+    await withTimeout(new Promise<void>((resolve) => client.once('ready', () => resolve())));
+    return client;
+  }
+
   private client(url: string): Redis {
     let client = this.clients.get(url);
     if (!client) {
@@ -144,6 +160,7 @@ export class SemanticCache {
         retryStrategy: (times) => Math.min(times * 200, 2000),
       });
       client.on('error', (err: Error) => this.outage(url, err));
+      client.on('ready', () => this.everReady.add(url));
       this.clients.set(url, client);
     }
     return client;

@@ -6,6 +6,11 @@ export interface SchedulingRequest {
   model: string;
   /** Chained prompt-prefix block hashes (see prefix-blocks.ts). */
   blocks: readonly number[];
+  /**
+   * How many leading blocks come before the newest message (a chat's conversation so far); 0 when the
+   * request is one prompt. Affinity keys use this part, so every turn of a conversation keys alike.
+   */
+  contextBlocks: number;
   /** The session key (session header, else the OpenAI `user` field), when there is one. */
   sessionKey?: string;
   /** The role the chosen endpoint must serve: `both` for a plain request, prefill or decode for P/D. */

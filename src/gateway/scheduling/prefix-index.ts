@@ -31,7 +31,10 @@ export class PrefixIndex {
       held = new Map();
       this.perEndpoint.set(endpoint, held);
     }
-    for (const block of blocks) {
+    // Newest last, and a prompt's first block newest of all: eviction then trims prompts from their tails,
+    // as an engine's prefix cache does, and the held blocks of a prompt stay a prefix (binary search holds).
+    for (let i = blocks.length - 1; i >= 0; i--) {
+      const block = blocks[i]!;
       const hits = held.get(block);
       if (hits !== undefined) held.delete(block);
       held.set(block, (hits ?? 0) + 1);

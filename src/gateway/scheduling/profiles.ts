@@ -27,13 +27,17 @@ export const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
 
 export type ScorerWeights = Record<string, number>;
 
-/** Affinity outweighs load so that load only breaks ties or overrides a weak match. */
+/**
+ * Session affinity outweighs prefix hashing, which outweighs the three load scorers together: those two
+ * affinities decide, and load acts through their bound and among the remaining endpoints. Precise prefix
+ * scores a fraction, so load can outvote a weak match.
+ */
 export const DEFAULT_SCORER_WEIGHTS: ScorerWeights = {
   'in-flight': 1,
   'kv-usage': 1,
   queue: 1,
-  'prefix-hash': 3,
-  'session-affinity': 4,
+  'prefix-hash': 4,
+  'session-affinity': 8,
   'precise-prefix': 3,
 };
 

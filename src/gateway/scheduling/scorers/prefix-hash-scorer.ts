@@ -7,9 +7,10 @@ export const DEFAULT_PREFIX_KEY_BLOCKS = 128;
 
 /**
  * PrefixHash: consistent hashing with bounded loads on the prompt prefix. The key is the chained hash of the
- * first `keyBlocks` blocks, so requests that share that much of their prompt (a conversation's later turns,
- * one tenant's short prompts) go to the same endpoint unless it is over `loadBound` times the average load.
- * The chosen endpoint scores 1; every other 0. Prompts shorter than one block are hashed whole.
+ * conversation before its newest message (the whole prompt when there is no conversation), cut at `keyBlocks`
+ * blocks. So every turn of a conversation, and every question under one system prompt, keys alike and goes
+ * to the same endpoint unless it is over `loadBound` times the average load. The chosen endpoint scores 1;
+ * every other 0.
  */
 export class PrefixHashScorer implements Scorer {
   readonly name = 'prefix-hash';
@@ -23,7 +24,8 @@ export class PrefixHashScorer implements Scorer {
 
   score(request: SchedulingRequest, candidates: readonly EndpointState[], out: Float64Array): void {
     if (request.blocks.length === 0) return;
-    const key = request.blocks[Math.min(request.blocks.length, this.keyBlocks) - 1]!;
+    const stable = request.contextBlocks > 0 ? request.contextBlocks : request.blocks.length;
+    const key = request.blocks[Math.min(stable, request.blocks.length, this.keyBlocks) - 1]!;
     const index = boundedLoadChoice(this.rings.for(candidates), key, candidates, this.loadBound);
     if (index >= 0) out[index] = 1;
   }
