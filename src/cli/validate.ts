@@ -9,6 +9,7 @@ import {
   type ResourceIdentity,
 } from '../api/index.ts';
 
+const ROUTES_FILE = /\.routes\.ya?ml$/;
 const YAML_FILE = /\.ya?ml$/i;
 
 /** Every YAML file named, or found (recursively, in name order) under a named folder. */
@@ -24,7 +25,8 @@ export async function collectFiles(
     for (const entry of entries) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else if (YAML_FILE.test(entry.name)) files.push(full);
+      // `*.routes.yaml` files are the gateway's static route files, not resources (see infctl gateway).
+      else if (YAML_FILE.test(entry.name) && !ROUTES_FILE.test(entry.name)) files.push(full);
     }
   }
   for (const path of paths) {

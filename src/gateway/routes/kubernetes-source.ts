@@ -45,6 +45,8 @@ export class KubernetesRouteSource implements RouteSource {
   async start(onUpdate: (snapshot: RouteSnapshot) => void): Promise<void> {
     this.onUpdate = onUpdate;
     const changed = () => {
+      // Events arrive while the second collection is still listing; the first full build follows below.
+      if (this.informers.length < 2) return;
       clearTimeout(this.debounce);
       this.debounce = setTimeout(() => this.rebuild(), 20);
     };
