@@ -1,0 +1,58 @@
+/** Real processes for the benchmarks: simulators and an `infctl gateway` on a static route file. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, waitFor } from '../src/cli/dev/processes.ts';
+import { startSimulator, type Simulator } from '../test/helpers/components.ts';
+
+export { startSimulator, type Simulator };
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export interface GatewayProcess {
+  url: string;
+  stop: () => Promise<void>;
+  output: () => string;
+}
+
+/** `infctl gateway --config <file>`, optionally pinned to CPU cores with taskset. */
+export async function startGatewayProcess(
+  routes: object,
+  options: { cpus?: string } = {},
+): Promise<GatewayProcess> {
+  const file = join(mkdtempSync(join(tmpdir(), 'infctl-bench-')), 'bench.routes.yaml');
+  writeFileSync(file, stringify(routes));
+  const port = await freePort();
+  const args = ['gateway', '--config', file, '--port', String(port), '--host', '127.0.0.1'];
+  const child = options.cpus
+    ? spawn('taskset', ['-c', options.cpus, './bin/infctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('./bin/infctl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  child.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  await waitFor(
+    'infctl gateway',
+    () => /listening on/.test(output),
+    60_000,
+    () => child.exitCode === null,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output}`);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      children.delete(child);
+    },
+  };
+}
