@@ -1,0 +1,13 @@
+import { MiniLm } from './src/gateway/embedding/minilm.ts';
+const m = new MiniLm(process.env.HOME + '/.cache/inference-controller/tools/all-minilm-l6-v2-0.1.0');
+const s = ['The weather is lovely today.', "It's so sunny outside!", 'He drove to the stadium.'];
+const e = s.map((x) => m.embed(x));
+const d = (a: Float32Array, b: Float32Array) => a.reduce((acc, v, i) => acc + v * b[i]!, 0);
+console.log(d(e[0]!, e[1]!).toFixed(4), d(e[0]!, e[2]!).toFixed(4), d(e[1]!, e[2]!).toFixed(4));
+const short = 'How can I reset my password?';
+const long = Array.from({ length: 300 }, (_, i) => `word${i % 50}`).join(' ');
+const mid = Array.from({ length: 60 }, (_, i) => `word${i % 50}`).join(' ');
+for (let i = 0; i < 5; i++) m.embed(short);
+let t = performance.now(); for (let i = 0; i < 20; i++) m.embed(short); console.log('short ms', ((performance.now() - t) / 20).toFixed(1), m.tokenize(short).length);
+t = performance.now(); for (let i = 0; i < 5; i++) m.embed(mid); console.log('mid ms', ((performance.now() - t) / 5).toFixed(1), m.tokenize(mid).length);
+m.embed(long); t = performance.now(); for (let i = 0; i < 3; i++) m.embed(long); console.log('long ms', ((performance.now() - t) / 3).toFixed(1), m.tokenize(long).length);
