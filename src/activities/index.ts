@@ -3,8 +3,18 @@
  * Workflows import only the type of this object.
  */
 import type { InferenceGatewaySpec, InferenceServiceSpec, ServingPlan } from '../api/index.ts';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { binary, requireTools } from '../cli/dev/tools.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
-import { pairPrefillDecode, resolveRoutes, servicesForModel } from './kubernetes/dependents.ts';
+import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
+import {
+  cacheReplicas,
+  pairPrefillDecode,
+  resolveRoutes,
+  servicesForModel,
+} from './kubernetes/dependents.ts';
+import { evictReplicaCache, scrapeReplicas, type CacheReplica } from './vllm/cache-actions.ts';
 import {
   releaseFinalizer,
   writeResourceStatus,
@@ -20,7 +30,21 @@ import {
 } from './kubernetes/service-activities.ts';
 import { renderPlan, type RenderInput } from './vllm/render.ts';
 
-export function createActivities(kube: KubeClient = new KubeClient()) {
+/** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
+export function runtimeFromEnvironment(): ProcessRuntime | undefined {
+  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process') return undefined;
+  const tools = requireTools(['llm-d-inference-sim']);
+  return new ProcessRuntime({
+    dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
+    simulator: binary(tools, 'llm-d-inference-sim'),
+    vllm: process.env.INFCTL_VLLM,
+  });
+}
+
+export function createActivities(
+  kube: KubeClient = new KubeClient(),
+  processes: ProcessRuntime | undefined = runtimeFromEnvironment(),
+) {
   return {
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {
       return resolveServiceInputs(kube, input.namespace, input.name, input.spec);
@@ -29,18 +53,36 @@ export function createActivities(kube: KubeClient = new KubeClient()) {
       return renderPlan(input);
     },
     async applyDeployment(input: { plan: ServingPlan; revision: number }) {
+      if (processes) {
+        const r = await processes.apply(input.plan, input.revision);
+        return { applied: [...r.started, ...r.adopted].map((n) => `Process/${n}`), deleted: r.stopped };
+      }
       return applyPlan(kube, input.plan, input.revision);
     },
     async awaitRollout(input: { plan: ServingPlan; revision: number; timeoutMs: number }) {
+      if (processes)
+        return processes.awaitReady(
+          input.plan,
+          input.timeoutMs,
+          (pending) => Context.current().heartbeat({ pending }),
+          (ms) => Context.current().sleep(ms),
+        );
       return awaitPlanRollout(kube, input.plan, input.revision, input.timeoutMs);
     },
     async observeEndpoints(input: { plan: ServingPlan }) {
+      if (processes) {
+        const { endpoints, restarted } = await processes.observe(input.plan.namespace, input.plan.owner.name);
+        if (restarted.length) Context.current().log.warn('restarted replicas that had exited', { restarted });
+        const replicas = input.plan.groups.reduce((n, g) => n + g.replicas, 0);
+        return { replicas, readyReplicas: endpoints.filter((e) => e.ready).length, endpoints };
+      }
       return observePlan(kube, input.plan);
     },
     async writeStatus(update: StatusUpdate) {
       return writeResourceStatus(kube, update);
     },
     async deleteOwnedObjects(input: { namespace: string; name: string }) {
+      if (processes) return processes.deleteOwned(input.namespace, input.name);
       return deleteOwned(kube, input.namespace, input.name);
     },
     async releaseFinalizer(key: ResourceKey) {
@@ -51,6 +93,15 @@ export function createActivities(kube: KubeClient = new KubeClient()) {
     },
     async resolveRoutes(input: { namespace: string; spec: InferenceGatewaySpec }) {
       return resolveRoutes(kube, input.namespace, input.spec);
+    },
+    async findCacheReplicas(input: { namespace: string; model: string; cacheName: string }) {
+      return cacheReplicas(kube, input.namespace, input.model, input.cacheName);
+    },
+    async scrapeCacheMetrics(input: { replicas: CacheReplica[] }) {
+      return scrapeReplicas(input.replicas);
+    },
+    async evictCache(input: { replica: CacheReplica; reason: string }) {
+      return evictReplicaCache(input.replica);
     },
     async pairPrefillDecode(input: { namespace: string; model: string; zoneLabel: string }) {
       return pairPrefillDecode(kube, input.namespace, input.model, input.zoneLabel);

@@ -6,6 +6,7 @@ import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 import { createWorker } from '../worker/worker.ts';
 import { KINDS } from '../api/index.ts';
 import {
+  forceEvictUpdate,
   pauseUpdate,
   resumeUpdate,
   rollbackUpdate,
@@ -115,6 +116,15 @@ export async function runResourceCommand(command: string, args: string[]): Promi
       case 'history':
         process.stdout.write(await renderHistory(handle));
         return 0;
+      case 'evict': {
+        if (!args[0]?.startsWith('InferenceCache/') || !args[1])
+          throw new Error('usage: infctl evict InferenceCache/<namespace>/<name> <replica> [reason]');
+        const action = await handle.executeUpdate(forceEvictUpdate, {
+          args: [{ replica: args[1], ...(args[2] ? { reason: args.slice(2).join(' ') } : {}) }],
+        });
+        console.log(JSON.stringify(action, null, 2));
+        return 0;
+      }
       default:
         throw new Error(`unknown command ${command}`);
     }

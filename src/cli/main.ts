@@ -22,6 +22,8 @@ TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
   infctl resume   <kind>/<namespace>/<name>            Reconcile again, latest spec first.
   infctl rollback <kind>/<namespace>/<name> <revision> Roll an InferenceService back to a revision.
   infctl history  <kind>/<namespace>/<name>            The workflow's steps as a timeline.
+  infctl evict    InferenceCache/<namespace>/<name> <replica> [reason]
+                                                       Drop one replica's prefix cache now (forceEvict).
 
 Gateway (the OpenAI-compatible data plane; never talks to Temporal):
 ${GATEWAY_USAGE}
@@ -93,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     case 'resume':
     case 'rollback':
     case 'history':
+    case 'evict':
       return runResourceCommand(command, rest);
     case undefined:
     case 'help':

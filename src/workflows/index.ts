@@ -1,6 +1,6 @@
 export { InferenceServiceWorkflow } from './inference-service.ts';
+export { InferenceCacheWorkflow } from './inference-cache.ts';
 export {
-  InferenceCacheWorkflow,
   InferenceGatewayWorkflow,
   PrefillDecodingDisaggregationWorkflow,
   SpeculativeDecodingWorkflow,

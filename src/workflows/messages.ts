@@ -45,6 +45,14 @@ export const pauseSignal = defineSignal<[PauseRequest]>('pause');
 export const resumeSignal = defineSignal('resume');
 export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
 
+/** InferenceCache override: drop one replica's prefix cache now. */
+export interface ForceEvictRequest {
+  replica: string;
+  reason?: string;
+}
+export const forceEvictUpdate = defineUpdate<unknown, [ForceEvictRequest]>('forceEvict');
+export const forceEvictSignal = defineSignal<[ForceEvictRequest]>('forceEvict');
+
 export const stateQuery = defineQuery<EntitySnapshot>('state');
 
 /** Workflow ID of a resource: `<Kind>/<namespace>/<name>`; the ID is the lock that makes duplicate controllers harmless. */

@@ -1,12 +1,10 @@
 /**
- * The workflows of the kinds whose reconcile is "look at the cluster and report": InferenceCache (set-up half),
- * SpeculativeDecoding, PrefillDecodingDisaggregation and InferenceGateway. Their effect on serving reaches the
+ * The workflows of the kinds whose reconcile is "look at the cluster and report": SpeculativeDecoding, PrefillDecodingDisaggregation and InferenceGateway. Their effect on serving reaches the
  * InferenceServices through the controller's dependency index, which signals the services that link them.
  */
 import { continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
 import type {
   ConditionUpdate,
-  InferenceCacheSpec,
   InferenceGatewaySpec,
   PrefillDecodingDisaggregationSpec,
   SpeculativeDecodingSpec,
@@ -79,24 +77,6 @@ function observedWorkflow(kind: string, look: (state: ObservedState) => Promise<
     );
   };
 }
-
-export const InferenceCacheWorkflow = observedWorkflow('InferenceCache', async (state) => {
-  const spec = state.spec as InferenceCacheSpec;
-  const services = await steps.findServicesForModel({
-    namespace: state.namespace,
-    model: spec.modelName,
-    cacheName: state.name,
-  });
-  return {
-    ready: true,
-    reason: services.length ? 'Published' : 'NoServices',
-    message: services.length
-      ? `cache settings apply to ${services.join(', ')}`
-      : `no InferenceService of model "${spec.modelName}" references this cache`,
-    fields: { services },
-    model: spec.modelName,
-  };
-});
 
 export const SpeculativeDecodingWorkflow = observedWorkflow('SpeculativeDecoding', async (state) => {
   const spec = state.spec as SpeculativeDecodingSpec;

@@ -91,7 +91,9 @@ export interface Simulator {
  * Starts llm-d-inference-sim. It exits with code 0 on an unknown flag, so the helper checks it stays up and
  * serves /health before returning.
  */
-export async function startSimulator(options: { model?: string; args?: string[] } = {}): Promise<Simulator> {
+export async function startSimulator(
+  options: { model?: string; args?: string[]; env?: Record<string, string> } = {},
+): Promise<Simulator> {
   const port = await freePort();
   const model = options.model ?? 'llama3-70b';
   const args = ['--port', String(port), '--model', model, '--force-dummy-tokenizer', ...(options.args ?? [])];
@@ -99,6 +101,7 @@ export async function startSimulator(options: { model?: string; args?: string[] 
   const sim = spawnManaged(binary(components('llm-d-inference-sim'), 'llm-d-inference-sim'), args, {
     ...process.env,
     POD_IP: '127.0.0.1',
+    ...options.env,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(

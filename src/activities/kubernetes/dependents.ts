@@ -2,8 +2,8 @@ import { LABELS, modelLabelValue, type InferenceGatewaySpec } from '../../api/in
 import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
 
 interface ServiceResource extends KubeObject {
-  spec?: { modelName?: string; inferenceCacheRef?: string };
-  status?: { readyReplicas?: number; endpoints?: { ready?: boolean }[] };
+  spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
+  status?: { readyReplicas?: number; endpoints?: { name?: string; url?: string; ready?: boolean }[] };
 }
 
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
@@ -21,6 +21,28 @@ export async function servicesForModel(
     )
     .map((s) => s.metadata.name)
     .sort();
+}
+
+/** The ready replicas of the services of a model that use a cache, as their status lists them. */
+export async function cacheReplicas(
+  kube: KubeClient,
+  namespace: string,
+  model: string,
+  cacheName: string,
+): Promise<{ name: string; url: string; engine: 'vllm' | 'simulator' }[]> {
+  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
+  return all
+    .filter((s) => s.spec?.modelName === model && s.spec?.inferenceCacheRef === cacheName)
+    .flatMap((s) =>
+      (s.status?.endpoints ?? [])
+        .filter((e) => e.ready && e.name && e.url)
+        .map((e) => ({
+          name: e.name as string,
+          url: e.url as string,
+          engine: s.spec?.runtime?.engine ?? 'vllm',
+        })),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export interface RouteReadiness {

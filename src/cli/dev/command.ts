@@ -13,7 +13,9 @@ import { dirname } from 'node:path';
 import { requireTools, runTools } from './tools.ts';
 
 export const DEV_USAGE = `  infctl dev tools [--check]     Build or find every real component; --check only reports.
-  infctl dev up [--nodes FILE]   Start etcd, the Kubernetes control plane with kwok GPU nodes, Temporal and Redis.
+  infctl dev up [--nodes FILE] [--runtime kubernetes|process]
+                                 Start etcd, the Kubernetes control plane with kwok GPU nodes, Temporal and Redis.
+                                 --runtime process: the worker runs replicas as local simulator processes.
   infctl dev down                Stop everything dev up started.
   infctl dev restart <process>   Restart one process on the same ports and data (e.g. temporal).
   infctl dev status              Show what runs and where.
@@ -28,9 +30,14 @@ export async function runDev(args: string[]): Promise<number> {
       return runTools({ check: values.check });
     }
     case 'up': {
-      const { values } = parseArgs({ args: rest, options: { nodes: { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { nodes: { type: 'string' }, runtime: { type: 'string', default: 'kubernetes' } },
+      });
+      if (values.runtime !== 'kubernetes' && values.runtime !== 'process')
+        throw new Error(`--runtime takes "kubernetes" or "process", not "${values.runtime}"`);
       const started = Date.now();
-      const { env, started: fresh } = await up({ nodesFile: values.nodes });
+      const { env, started: fresh } = await up({ nodesFile: values.nodes, runtime: values.runtime });
       if (!fresh) {
         process.stdout.write(
           `already running; not starting a second environment (\`infctl dev down\` stops it)\n${describe(env)}\n`,

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadNodes, nodeManifests } from './nodes.ts';
 import { REPO_ROOT, stateDir } from './paths.ts';
 import { freePorts, isAlive, startDetached, stopGroup, tcpOpen, waitFor } from './processes.ts';
 import { binary, requireTools, type ResolvedComponent } from './tools.ts';
+import { ProcessRuntime } from '../../runtime/process/process-runtime.ts';
 
 /** Search attributes every resource workflow sets, so the Temporal UI can filter by them. */
 export const SEARCH_ATTRIBUTES = {
@@ -56,6 +57,7 @@ export interface DevEnvironment {
   temporalNamespace: string;
   temporalUi: string;
   redisUrl: string;
+  runtime?: 'kubernetes' | 'process';
 }
 
 const envFile = (dir: string) => join(dir, 'env.json');
@@ -80,6 +82,7 @@ export function envExports(env: DevEnvironment): Record<string, string> {
     TEMPORAL_UI: env.temporalUi,
     REDIS_URL: env.redisUrl,
     INFCTL_STATE_DIR: env.stateDir,
+    INFCTL_RUNTIME: env.runtime ?? 'kubernetes',
   };
 }
 
@@ -212,6 +215,8 @@ export function kubectl(
 
 export interface UpOptions {
   nodesFile?: string;
+  /** Where the worker runs replicas: Deployments on the kwok nodes, or local processes. */
+  runtime?: 'kubernetes' | 'process';
   log?: (line: string) => void;
 }
 
@@ -248,6 +253,7 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
     temporalNamespace: 'default',
     temporalUi: `http://127.0.0.1:${ports.temporalUi}`,
     redisUrl: `redis://127.0.0.1:${ports.redis}`,
+    runtime: options.runtime ?? 'kubernetes',
   };
   const save = () => writeFileSync(envFile(dir), `${JSON.stringify(env, null, 2)}\n`);
   const logFile = (name: string) => join(dir, 'logs', `${name}.log`);
@@ -463,6 +469,16 @@ export async function down(log?: (line: string) => void): Promise<ProcessName[]>
   const env = readEnvironment();
   if (!env) return [];
   const stopped: ProcessName[] = [];
+  // Replicas of the process runtime run detached from the worker; they go first.
+  const replicas = join(env.stateDir, 'replicas');
+  if (existsSync(replicas)) {
+    const runtime = new ProcessRuntime({ dir: replicas, simulator: '' });
+    for (const namespace of readdirSync(replicas))
+      for (const owner of new Set(runtime.records(namespace).map((r) => r.owner))) {
+        const names = runtime.deleteOwned(namespace, owner);
+        if (names.length) log?.(`==> stopping replicas ${names.join(', ')}`);
+      }
+  }
   for (const name of [...PROCESS_ORDER].reverse()) {
     const pid = env.pids[name];
     if (pid === undefined || !isAlive(pid)) continue;
@@ -487,6 +503,7 @@ export function describe(env: DevEnvironment): string {
     `  Temporal       ${env.temporalAddress} (namespace ${env.temporalNamespace})`,
     `  Temporal UI    ${env.temporalUi}`,
     `  Redis          ${env.redisUrl}`,
+    `  Runtime        ${env.runtime ?? 'kubernetes'}${env.runtime === 'process' ? ` (replicas in ${join(env.stateDir, 'replicas')})` : ''}`,
     `  Logs           ${join(env.stateDir, 'logs')}`,
   ].join('\n');
 }

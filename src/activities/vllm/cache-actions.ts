@@ -1,0 +1,64 @@
+import { metricSum, parseExposition } from '../../metrics/exposition.ts';
+import type { ReplicaSample } from '../../workflows/cache-policy.ts';
+
+export interface CacheReplica {
+  name: string;
+  url: string;
+  engine: 'vllm' | 'simulator';
+}
+
+const TIMEOUT_MS = 3000;
+
+/**
+ * Reads one poll from every replica: KV usage (vllm:kv_cache_usage_perc, else the older
+ * vllm:gpu_cache_usage_perc), prefix-cache hits and queries (with or without `_total`), running and waiting.
+ */
+export async function scrapeReplicas(replicas: CacheReplica[]): Promise<ReplicaSample[]> {
+  return Promise.all(
+    replicas.map(async (r): Promise<ReplicaSample> => {
+      try {
+        const res = await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        if (!res.ok) return { name: r.name, url: r.url, ok: false };
+        const samples = parseExposition(await res.text());
+        return {
+          name: r.name,
+          url: r.url,
+          ok: true,
+          kvUsage:
+            metricSum(samples, 'vllm:kv_cache_usage_perc') ?? metricSum(samples, 'vllm:gpu_cache_usage_perc'),
+          hits: metricSum(samples, 'vllm:prefix_cache_hits'),
+          queries: metricSum(samples, 'vllm:prefix_cache_queries'),
+          running: metricSum(samples, 'vllm:num_requests_running'),
+          waiting: metricSum(samples, 'vllm:num_requests_waiting'),
+        };
+      } catch {
+        return { name: r.name, url: r.url, ok: false };
+      }
+    }),
+  );
+}
+
+async function post(url: string): Promise<number> {
+  const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(TIMEOUT_MS) });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/**
+ * Drops a replica's prefix cache. vLLM: POST /reset_prefix_cache, which vLLM serves only with
+ * VLLM_SERVER_DEV_MODE=1. The simulator: a sleep/wake cycle (POST /sleep discards its KV cache, POST /wake_up
+ * brings it back empty), which needs --enable-sleep-mode and the same variable. Throws when the replica refuses,
+ * so the activity retries and the failure shows in the workflow's history.
+ */
+export async function evictReplicaCache(replica: CacheReplica): Promise<{ method: string }> {
+  if (replica.engine === 'vllm') {
+    const status = await post(`${replica.url}/reset_prefix_cache`);
+    if (status !== 200) throw new Error(`${replica.name}: POST /reset_prefix_cache answered ${status}`);
+    return { method: 'POST /reset_prefix_cache' };
+  }
+  const slept = await post(`${replica.url}/sleep`);
+  const woke = await post(`${replica.url}/wake_up`);
+  if (slept !== 200 || woke !== 200)
+    throw new Error(`${replica.name}: POST /sleep answered ${slept}, POST /wake_up answered ${woke}`);
+  return { method: 'POST /sleep + POST /wake_up' };
+}

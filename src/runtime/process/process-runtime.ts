@@ -1,0 +1,305 @@
+import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { ServingGroup, ServingPlan } from '../../api/index.ts';
+
+/**
+ * The process runtime: every replica of an InferenceService is a local process — llm-d-inference-sim for the
+ * simulator engine, `vllm serve` with the rendered arguments for the real one. Each replica has a state file
+ * (pid, port, plan digest) in a folder, so an activity retried after a worker crash adopts the processes that
+ * run instead of starting duplicates. Replicas are detached: they outlive the worker that started them.
+ */
+
+export interface ReplicaRecord {
+  name: string;
+  namespace: string;
+  owner: string;
+  role: ServingGroup['role'];
+  pid: number;
+  port: number;
+  digest: string;
+  revision: number;
+  command: string[];
+  startedAt: string;
+  restarts: number;
+}
+
+export interface ProcessRuntimeOptions {
+  /** Where state files and replica logs live. */
+  dir: string;
+  /** The simulator binary. */
+  simulator: string;
+  /** The vLLM executable (`vllm`). */
+  vllm?: string;
+}
+
+export interface ProcessEndpoint {
+  name: string;
+  url: string;
+  role: ServingGroup['role'];
+  ready: boolean;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped) still answers signal 0; its /proc stat says Z.
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+async function freePort(taken: ReadonlySet<number>): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+}
+
+async function healthy(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then(
+    async (res) => {
+      await res.body?.cancel();
+      return res.ok;
+    },
+    () => false,
+  );
+}
+
+/** The block size the plan's arguments carry (from the InferenceCache), for the simulator's KV cache. */
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export class ProcessRuntime {
+  constructor(private readonly options: ProcessRuntimeOptions) {}
+
+  private folder(namespace: string): string {
+    const dir = join(this.options.dir, namespace);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  private file(namespace: string, name: string): string {
+    return join(this.folder(namespace), `${name}.json`);
+  }
+
+  records(namespace: string, owner?: string): ReplicaRecord[] {
+    const dir = this.folder(namespace);
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ReplicaRecord)
+      .filter((r) => owner === undefined || r.owner === owner)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private takenPorts(): Set<number> {
+    const ports = new Set<number>();
+    if (!existsSync(this.options.dir)) return ports;
+    for (const ns of readdirSync(this.options.dir)) for (const r of this.records(ns)) ports.add(r.port);
+    return ports;
+  }
+
+  /** The command line of one replica: only flags the simulator accepts, or the full `vllm serve` arguments. */
+  commandFor(plan: ServingPlan, group: ServingGroup, port: number): string[] {
+    if (plan.engine === 'vllm') {
+      return [
+        this.options.vllm ?? 'vllm',
+        'serve',
+        plan.model,
+        ...group.args,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ];
+    }
+    const blockSize = flag(group.args, '--block-size') ?? '16';
+    return [
+      this.options.simulator,
+      '--port',
+      String(port),
+      '--model',
+      plan.modelName,
+      '--force-dummy-tokenizer',
+      '--enable-kvcache',
+      '--block-size',
+      blockSize,
+      '--enable-sleep-mode',
+    ];
+  }
+
+  private async start(
+    record: Omit<ReplicaRecord, 'pid' | 'startedAt'>,
+    env: Record<string, string>,
+  ): Promise<ReplicaRecord> {
+    const log = openSync(join(this.folder(record.namespace), `${record.name}.log`), 'a');
+    const [command, ...args] = record.command;
+    const child = spawn(command!, args, {
+      detached: true,
+      stdio: ['ignore', log, log],
+      // Dev mode enables /reset_prefix_cache (vLLM) and /sleep + /wake_up: the cache loop's evictions.
+      env: { ...process.env, ...env, POD_IP: '127.0.0.1', VLLM_SERVER_DEV_MODE: '1' },
+    });
+    closeSync(log);
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid as number));
+      child.once('error', reject);
+    });
+    child.unref();
+    const full: ReplicaRecord = { ...record, pid, startedAt: new Date().toISOString() };
+    writeFileSync(this.file(record.namespace, record.name), JSON.stringify(full, null, 2));
+    return full;
+  }
+
+  /**
+   * Makes the running replicas match the plan: adopts those already running this digest, replaces those
+   * running another, starts the missing ones and stops the ones the plan no longer has.
+   */
+  async apply(
+    plan: ServingPlan,
+    revision: number,
+  ): Promise<{ started: string[]; adopted: string[]; stopped: string[] }> {
+    const started: string[] = [];
+    const adopted: string[] = [];
+    const wanted = new Set<string>();
+    const taken = this.takenPorts();
+    const env = Object.fromEntries(plan.env.map((e) => [e.name, e.value]));
+    for (const group of plan.groups) {
+      for (let i = 0; i < group.replicas; i++) {
+        const name = `${group.name}-${i}`;
+        wanted.add(name);
+        const existing = this.records(plan.namespace).find((r) => r.name === name);
+        if (existing && existing.digest === plan.digest && alive(existing.pid)) {
+          adopted.push(name);
+          continue;
+        }
+        if (existing && alive(existing.pid)) this.kill(existing);
+        const port = existing && !alive(existing.pid) ? existing.port : await freePort(taken);
+        taken.add(port);
+        await this.start(
+          {
+            name,
+            namespace: plan.namespace,
+            owner: plan.owner.name,
+            role: group.role,
+            port,
+            digest: plan.digest,
+            revision,
+            command: this.commandFor(plan, group, port),
+            restarts: 0,
+          },
+          env,
+        );
+        started.push(name);
+      }
+    }
+    const stopped: string[] = [];
+    for (const r of this.records(plan.namespace, plan.owner.name)) {
+      if (wanted.has(r.name)) continue;
+      this.kill(r);
+      rmSync(this.file(r.namespace, r.name), { force: true });
+      stopped.push(r.name);
+    }
+    return { started, adopted, stopped };
+  }
+
+  /** Waits until every replica of the plan answers /health; fails when one exits or time runs out. */
+  async awaitReady(
+    plan: ServingPlan,
+    timeoutMs: number,
+    heartbeat: (pending: string[]) => void = () => {},
+    sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ): Promise<{ ok: boolean; message: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending: string[] = [];
+      for (const r of this.records(plan.namespace, plan.owner.name)) {
+        if (!alive(r.pid)) {
+          const log = join(this.folder(r.namespace), `${r.name}.log`);
+          const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-500) : '';
+          return { ok: false, message: `replica ${r.name} exited: ${tail.trim().split('\n').pop() ?? ''}` };
+        }
+        if (!(await healthy(r.port))) pending.push(r.name);
+      }
+      if (pending.length === 0)
+        return { ok: true, message: `all replicas of ${plan.owner.name} answer /health` };
+      if (Date.now() > deadline)
+        return {
+          ok: false,
+          message: `replicas not ready within ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`,
+        };
+      heartbeat(pending);
+      await sleep(500);
+    }
+  }
+
+  /** The replicas as endpoints; replicas that exited are restarted on the same port and reported. */
+  async observe(
+    namespace: string,
+    owner: string,
+  ): Promise<{ endpoints: ProcessEndpoint[]; restarted: string[] }> {
+    const endpoints: ProcessEndpoint[] = [];
+    const restarted: string[] = [];
+    for (const r of this.records(namespace, owner)) {
+      let record = r;
+      if (!alive(r.pid)) {
+        record = await this.start({ ...r, restarts: r.restarts + 1 }, {});
+        restarted.push(r.name);
+      }
+      endpoints.push({
+        name: record.name,
+        url: `http://127.0.0.1:${record.port}`,
+        role: record.role,
+        ready: record === r ? await healthy(record.port) : false,
+      });
+    }
+    return { endpoints, restarted };
+  }
+
+  /** Stops and forgets every replica of an owner. */
+  deleteOwned(namespace: string, owner: string): string[] {
+    const stopped: string[] = [];
+    for (const r of this.records(namespace, owner)) {
+      this.kill(r);
+      rmSync(this.file(r.namespace, r.name), { force: true });
+      stopped.push(r.name);
+    }
+    return stopped;
+  }
+
+  private kill(record: ReplicaRecord): void {
+    try {
+      process.kill(-record.pid, 'SIGTERM');
+    } catch {
+      try {
+        process.kill(record.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The InferenceCache decisions as pure functions of the polls: windowed prefix-cache hit rates per replica
+ * and for the pool, then Evict or Transfer with hysteresis (the condition must hold for `sustainedPolls`
+ * polls in a row) and a cooldown after any action. Deterministic, so it runs inside the workflow and every
+ * decision is replayable from history.
+ */
+
+/** One replica's numbers from one poll (counters are totals since the replica started). */
+export interface ReplicaSample {
+  name: string;
+  url: string;
+  /** Whether /metrics answered. */
+  ok: boolean;
+  kvUsage?: number;
+  hits?: number;
+  queries?: number;
+  running?: number;
+  waiting?: number;
+}
+
+export interface CachePolicy {
+  thresholdHitRate: number;
+  evictionThreshold: number;
+  sustainedPolls: number;
+  cooldownMs: number;
+  windowMs: number;
+  /** A replica is "hot" when its share of the window's queries is at least this multiple of the mean. */
+  hotShare: number;
+}
+
+interface WindowEntry {
+  at: number;
+  hits: number;
+  queries: number;
+}
+
+interface ReplicaHistory {
+  url: string;
+  last?: { hits: number; queries: number };
+  window: WindowEntry[];
+  kvUsage?: number;
+  /** Consecutive polls at or above the eviction threshold. */
+  fullPolls: number;
+  /** Counter resets seen (replica restarts). */
+  resets: number;
+}
+
+export interface CacheAction {
+  action: 'Evict' | 'Transfer';
+  /** Evict: the replica; Transfer: the replica that gives up prefixes. */
+  target: string;
+  /** Transfer: the replica that receives them. */
+  to?: string;
+  reason: string;
+  /** ISO time. */
+  time: string;
+  manual: boolean;
+}
+
+export interface CacheLoopState {
+  replicas: Record<string, ReplicaHistory>;
+  /** Consecutive polls with the pool hit rate below the threshold while one replica was hot. */
+  lowPolls: number;
+  lastActionAt?: number;
+  lastAction?: CacheAction;
+  evictions: number;
+  transfers: number;
+}
+
+export interface ReplicaView {
+  name: string;
+  hitRate?: number;
+  kvUsage?: number;
+  queries: number;
+}
+
+export interface PoolView {
+  poolHitRate?: number;
+  maxKvUsage?: number;
+  replicas: ReplicaView[];
+}
+
+export function emptyCacheLoopState(): CacheLoopState {
+  return { replicas: {}, lowPolls: 0, evictions: 0, transfers: 0 };
+}
+
+const sum = (entries: WindowEntry[], key: 'hits' | 'queries') => entries.reduce((n, e) => n + e[key], 0);
+
+/**
+ * Folds one poll into the state and returns the windowed view. A counter that went down means the replica
+ * restarted: its new total is the increase since then. Replicas missing from the poll are forgotten.
+ */
+export function recordPoll(
+  state: CacheLoopState,
+  samples: ReplicaSample[],
+  now: number,
+  policy: CachePolicy,
+): PoolView {
+  const seen = new Set<string>();
+  for (const s of samples) {
+    seen.add(s.name);
+    const r = (state.replicas[s.name] ??= { url: s.url, window: [], fullPolls: 0, resets: 0 });
+    r.url = s.url;
+    if (!s.ok) continue;
+    r.kvUsage = s.kvUsage;
+    r.fullPolls = s.kvUsage !== undefined && s.kvUsage >= policy.evictionThreshold ? r.fullPolls + 1 : 0;
+    if (s.hits !== undefined && s.queries !== undefined) {
+      if (r.last) {
+        const reset = s.hits < r.last.hits || s.queries < r.last.queries;
+        if (reset) r.resets++;
+        const dHits = reset ? s.hits : s.hits - r.last.hits;
+        const dQueries = reset ? s.queries : s.queries - r.last.queries;
+        r.window.push({ at: now, hits: dHits, queries: dQueries });
+      }
+      r.last = { hits: s.hits, queries: s.queries };
+    }
+    r.window = r.window.filter((e) => e.at > now - policy.windowMs);
+  }
+  for (const name of Object.keys(state.replicas)) if (!seen.has(name)) delete state.replicas[name];
+  const replicas: ReplicaView[] = Object.entries(state.replicas)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, r]) => {
+      const queries = sum(r.window, 'queries');
+      return {
+        name,
+        queries,
+        kvUsage: r.kvUsage,
+        hitRate: queries > 0 ? sum(r.window, 'hits') / queries : undefined,
+      };
+    });
+  const totalQueries = replicas.reduce((n, r) => n + r.queries, 0);
+  const totalHits = Object.values(state.replicas).reduce((n, r) => n + sum(r.window, 'hits'), 0);
+  const usages = replicas.map((r) => r.kvUsage).filter((u): u is number => u !== undefined);
+  return {
+    replicas,
+    poolHitRate: totalQueries > 0 ? totalHits / totalQueries : undefined,
+    maxKvUsage: usages.length ? Math.max(...usages) : undefined,
+  };
+}
+
+const pct = (n: number | undefined) => (n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
+
+/**
+ * The automatic decision after a poll, if any. Evict comes first: a replica whose KV usage stayed at or above
+ * evictionThreshold for sustainedPolls polls. Otherwise Transfer: the pool hit rate stayed below
+ * thresholdHitRate for sustainedPolls polls while one replica took at least hotShare times the mean share of
+ * queries; its prefixes go to the replica with the fewest queries. Nothing happens during the cooldown.
+ */
+export function decide(
+  state: CacheLoopState,
+  view: PoolView,
+  now: number,
+  policy: CachePolicy,
+): CacheAction | undefined {
+  const hot = hottest(view, policy);
+  const low =
+    view.poolHitRate !== undefined && view.poolHitRate < policy.thresholdHitRate && hot !== undefined;
+  state.lowPolls = low ? state.lowPolls + 1 : 0;
+  if (state.lastActionAt !== undefined && now - state.lastActionAt < policy.cooldownMs) return undefined;
+  const full = Object.entries(state.replicas)
+    .filter(([, r]) => r.fullPolls >= policy.sustainedPolls)
+    .sort(([, a], [, b]) => (b.kvUsage ?? 0) - (a.kvUsage ?? 0))[0];
+  if (full) {
+    const [name, r] = full;
+    return {
+      action: 'Evict',
+      target: name,
+      reason: `KV-cache usage ${pct(r.kvUsage)} stayed at or above evictionThreshold ${pct(policy.evictionThreshold)} for ${r.fullPolls} polls`,
+      time: new Date(now).toISOString(),
+      manual: false,
+    };
+  }
+  if (hot && state.lowPolls >= policy.sustainedPolls) {
+    const coolest = [...view.replicas]
+      .filter((r) => r.name !== hot.name)
+      .sort((a, b) => a.queries - b.queries)[0];
+    if (!coolest) return undefined;
+    return {
+      action: 'Transfer',
+      target: hot.name,
+      to: coolest.name,
+      reason: `pool hit rate ${pct(view.poolHitRate)} stayed below thresholdHitRate ${pct(policy.thresholdHitRate)} for ${state.lowPolls} polls while ${hot.name} took ${hot.queries} of ${view.replicas.reduce((n, r) => n + r.queries, 0)} queried tokens`,
+      time: new Date(now).toISOString(),
+      manual: false,
+    };
+  }
+  return undefined;
+}
+
+function hottest(view: PoolView, policy: CachePolicy): ReplicaView | undefined {
+  if (view.replicas.length < 2) return undefined;
+  const total = view.replicas.reduce((n, r) => n + r.queries, 0);
+  if (total === 0) return undefined;
+  const top = [...view.replicas].sort((a, b) => b.queries - a.queries)[0]!;
+  return top.queries >= (policy.hotShare * total) / view.replicas.length ? top : undefined;
+}
+
+/** Records an action taken (automatic or manual): starts the cooldown and clears the hysteresis counters. */
+export function recordAction(state: CacheLoopState, action: CacheAction, now: number): void {
+  state.lastAction = action;
+  state.lastActionAt = now;
+  state.lowPolls = 0;
+  if (action.action === 'Evict') {
+    state.evictions++;
+    const r = state.replicas[action.target];
+    if (r) r.fullPolls = 0;
+  } else state.transfers++;
+}

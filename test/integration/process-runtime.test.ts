@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ServingPlan } from '../../src/api/index.ts';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.ts';
+import { components } from '../helpers/components.ts';
+
+const plan = (replicas: number, digest: string): ServingPlan => ({
+  namespace: 'demo',
+  owner: { name: 'chat', uid: 'uid-1' },
+  backend: 'chat-backend',
+  modelName: 'llama3-70b',
+  model: 'llama3-70b',
+  engine: 'simulator',
+  image: 'unused',
+  port: 8000,
+  gpuResource: 'nvidia.com/gpu',
+  env: [],
+  groups: [
+    { name: 'chat-backend', role: 'both', replicas, args: ['--block-size', '32'], gpus: 1, nodeSelector: {} },
+  ],
+  digest,
+});
+
+describe('the process runtime', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'infctl-replicas-'));
+  const runtime = new ProcessRuntime({
+    dir,
+    simulator: binary(components('llm-d-inference-sim'), 'llm-d-inference-sim'),
+  });
+  after(() => runtime.deleteOwned('demo', 'chat'));
+
+  it('starts one simulator per replica on distinct ports with only the flags it accepts, and they serve', async () => {
+    const result = await runtime.apply(plan(2, 'd1'), 1);
+    assert.deepEqual(result.started, ['chat-backend-0', 'chat-backend-1']);
+    const ready = await runtime.awaitReady(plan(2, 'd1'), 30_000);
+    assert.equal(ready.ok, true, ready.message);
+    const records = runtime.records('demo', 'chat');
+    assert.notEqual(records[0]!.port, records[1]!.port);
+    assert.deepEqual(records[0]!.command.slice(1), [
+      '--port',
+      String(records[0]!.port),
+      '--model',
+      'llama3-70b',
+      '--force-dummy-tokenizer',
+      '--enable-kvcache',
+      '--block-size',
+      '32',
+      '--enable-sleep-mode',
+    ]);
+    const { endpoints } = await runtime.observe('demo', 'chat');
+    assert.deepEqual(
+      endpoints.map((e) => e.ready),
+      [true, true],
+    );
+    const answer = await fetch(`${endpoints[0]!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'llama3-70b',
+        max_tokens: 3,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    assert.equal(answer.status, 200);
+    // Dev mode and sleep mode are on: the cache loop can evict with a sleep/wake cycle.
+    assert.equal((await fetch(`${endpoints[0]!.url}/sleep`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${endpoints[0]!.url}/wake_up`, { method: 'POST' })).status, 200);
+  });
+
+  it('adopts the running replicas when the same plan is applied again (a retried activity)', async () => {
+    const pids = runtime.records('demo', 'chat').map((r) => r.pid);
+    const again = await runtime.apply(plan(2, 'd1'), 1);
+    assert.deepEqual(again.started, []);
+    assert.deepEqual(again.adopted, ['chat-backend-0', 'chat-backend-1']);
+    assert.deepEqual(
+      runtime.records('demo', 'chat').map((r) => r.pid),
+      pids,
+    );
+  });
+
+  it('restarts a replica that exited, on the same port, and reports it', async () => {
+    const [first] = runtime.records('demo', 'chat');
+    process.kill(first!.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const { restarted } = await runtime.observe('demo', 'chat');
+    assert.deepEqual(restarted, ['chat-backend-0']);
+    const record = runtime.records('demo', 'chat')[0]!;
+    assert.equal(record.port, first!.port);
+    assert.equal(record.restarts, 1);
+    assert.equal((await runtime.awaitReady(plan(2, 'd1'), 30_000)).ok, true);
+  });
+
+  it('scales down and replaces replicas when the plan changes, and deletes everything on request', async () => {
+    const changed = await runtime.apply(plan(1, 'd2'), 2);
+    assert.deepEqual(changed.started, ['chat-backend-0']);
+    assert.deepEqual(changed.stopped, ['chat-backend-1']);
+    assert.equal((await runtime.awaitReady(plan(1, 'd2'), 30_000)).ok, true);
+    const pid = runtime.records('demo', 'chat')[0]!.pid;
+    assert.deepEqual(runtime.deleteOwned('demo', 'chat'), ['chat-backend-0']);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.throws(() => process.kill(pid, 0));
+  });
+});

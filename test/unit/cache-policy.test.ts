@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  decide,
+  emptyCacheLoopState,
+  recordAction,
+  recordPoll,
+  type CachePolicy,
+  type ReplicaSample,
+} from '../../src/workflows/cache-policy.ts';
+
+const policy: CachePolicy = {
+  thresholdHitRate: 0.8,
+  evictionThreshold: 0.9,
+  sustainedPolls: 3,
+  cooldownMs: 60_000,
+  windowMs: 30_000,
+  hotShare: 1.5,
+};
+const sample = (name: string, kvUsage: number, hits: number, queries: number): ReplicaSample => ({
+  name,
+  url: `http://${name}`,
+  ok: true,
+  kvUsage,
+  hits,
+  queries,
+});
+
+describe('cache policy', () => {
+  it('computes windowed hit rates from counter increases, per replica and for the pool', () => {
+    const state = emptyCacheLoopState();
+    recordPoll(state, [sample('a', 0.1, 100, 1000), sample('b', 0.1, 0, 0)], 0, policy);
+    const view = recordPoll(
+      state,
+      [sample('a', 0.1, 900, 2000), sample('b', 0.1, 100, 1000)],
+      10_000,
+      policy,
+    );
+    assert.equal(view.replicas.find((r) => r.name === 'a')!.hitRate, 0.8);
+    assert.equal(view.replicas.find((r) => r.name === 'b')!.hitRate, 0.1);
+    assert.equal(view.poolHitRate, 0.45);
+    // Past the window the old increases no longer count.
+    const later = recordPoll(
+      state,
+      [sample('a', 0.1, 900, 2000), sample('b', 0.1, 100, 1000)],
+      45_000,
+      policy,
+    );
+    assert.equal(later.poolHitRate, undefined);
+  });
+
+  it('treats a counter that went down as a restarted replica, not a negative rate', () => {
+    const state = emptyCacheLoopState();
+    recordPoll(state, [sample('a', 0, 5000, 10_000)], 0, policy);
+    const view = recordPoll(state, [sample('a', 0, 30, 100)], 10_000, policy);
+    assert.equal(view.replicas[0]!.hitRate, 0.3);
+    assert.equal(state.replicas.a!.resets, 1);
+  });
+
+  it('evicts once the KV usage stayed at or above the threshold for the sustained polls, then cools down', () => {
+    const state = emptyCacheLoopState();
+    let now = 0;
+    const poll = (usage: number) => {
+      now += 10_000;
+      const view = recordPoll(state, [sample('a', usage, 0, 0), sample('b', 0.2, 0, 0)], now, policy);
+      return decide(state, view, now, policy);
+    };
+    assert.equal(poll(0.95), undefined);
+    assert.equal(poll(0.95), undefined);
+    const action = poll(0.95);
+    assert.equal(action?.action, 'Evict');
+    assert.equal(action?.target, 'a');
+    assert.match(action!.reason, /95\.0%.*90\.0%.*3 polls/);
+    recordAction(state, action!, now);
+    // Steady load: still full, but the cooldown and the reset hysteresis keep it from flapping.
+    for (let i = 0; i < 5; i++) assert.equal(poll(0.95), undefined);
+    assert.equal(poll(0.95)?.action, 'Evict');
+    assert.equal(state.evictions, 1);
+  });
+
+  it('does not evict when usage dips below the threshold between polls (hysteresis)', () => {
+    const state = emptyCacheLoopState();
+    const usages = [0.95, 0.95, 0.5, 0.95, 0.95, 0.5];
+    usages.forEach((u, i) => {
+      const view = recordPoll(state, [sample('a', u, 0, 0)], i * 10_000, policy);
+      assert.equal(decide(state, view, i * 10_000, policy), undefined);
+    });
+  });
+
+  it('transfers from the hot replica to the coolest when the pool hit rate stays low under skew', () => {
+    const state = emptyCacheLoopState();
+    let hitsA = 0;
+    let queriesA = 0;
+    let queriesB = 0;
+    let action;
+    for (let i = 0; i <= 3; i++) {
+      const view = recordPoll(
+        state,
+        [sample('a', 0.5, hitsA, queriesA), sample('b', 0.1, 0, queriesB), sample('c', 0.1, 0, 0)],
+        i * 5_000,
+        policy,
+      );
+      action = decide(state, view, i * 5_000, policy);
+      hitsA += 300;
+      queriesA += 1000;
+      queriesB += 100;
+    }
+    assert.equal(action?.action, 'Transfer');
+    assert.equal(action?.target, 'a');
+    assert.equal(action?.to, 'c');
+    assert.match(action!.reason, /pool hit rate 27\.3% stayed below thresholdHitRate 80\.0%/);
+  });
+
+  it('no transfer while the load is even, however low the hit rate', () => {
+    const state = emptyCacheLoopState();
+    for (let i = 0; i < 6; i++) {
+      const view = recordPoll(
+        state,
+        [sample('a', 0.3, 0, i * 1000), sample('b', 0.3, 0, i * 1000)],
+        i * 5_000,
+        policy,
+      );
+      assert.equal(decide(state, view, i * 5_000, policy), undefined);
+    }
+  });
+});
