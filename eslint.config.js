@@ -25,8 +25,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    // Tests assert what they index; a failing lookup fails the test either way.
-    files: ['test/**/*.ts'],
+    // Tests and benchmarks index what they just built; a failing lookup fails the test either way.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -116,7 +116,7 @@ export function recordPoll(
     }
     r.window = r.window.filter((e) => e.at > now - policy.windowMs);
   }
-  for (const name of Object.keys(state.replicas)) if (!seen.has(name)) delete state.replicas[name];
+  state.replicas = Object.fromEntries(Object.entries(state.replicas).filter(([name]) => seen.has(name)));
   const replicas: ReplicaView[] = Object.entries(state.replicas)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, r]) => {
@@ -191,7 +191,8 @@ function hottest(view: PoolView, policy: CachePolicy): ReplicaView | undefined {
   if (view.replicas.length < 2) return undefined;
   const total = view.replicas.reduce((n, r) => n + r.queries, 0);
   if (total === 0) return undefined;
-  const top = [...view.replicas].sort((a, b) => b.queries - a.queries)[0]!;
+  const top = [...view.replicas].sort((a, b) => b.queries - a.queries)[0];
+  if (!top) return undefined;
   return top.queries >= (policy.hotShare * total) / view.replicas.length ? top : undefined;
 }
 

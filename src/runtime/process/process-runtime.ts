@@ -157,8 +157,8 @@ export class ProcessRuntime {
     env: Record<string, string>,
   ): Promise<ReplicaRecord> {
     const log = openSync(join(this.folder(record.namespace), `${record.name}.log`), 'a');
-    const [command, ...args] = record.command;
-    const child = spawn(command!, args, {
+    const [command = '', ...args] = record.command;
+    const child = spawn(command, args, {
       detached: true,
       stdio: ['ignore', log, log],
       // Dev mode enables /reset_prefix_cache (vLLM) and /sleep + /wake_up: the cache loop's evictions.
