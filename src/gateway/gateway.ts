@@ -747,6 +747,8 @@ export class Gateway {
     });
     upstream.on('error', (err) => {
       release();
+      // A client that went away aborts the upstream response on purpose: not the endpoint's failure.
+      if (res.destroyed) return;
       this.recordFailure(endpoint);
       this.options.log(`response from ${endpoint.name} broke off: ${err.message}`);
       res.destroy(err);

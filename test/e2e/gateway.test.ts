@@ -282,6 +282,8 @@ describe('gateway proxying', () => {
         `upstream closed ${closed[0]! - abortedAt} ms after the abort`,
       );
       assert.equal(endpoint.inFlight, 0);
+      // The client left on purpose: the endpoint is not blamed for it.
+      assert.equal(endpoint.consecutiveFailures, 0);
     } finally {
       await relayed.stop();
       relay.close();
