@@ -4,7 +4,13 @@
  * cache-policy.ts turns the polls into windowed hit rates and decisions; an eviction is an activity whose
  * input carries the numbers that triggered it, so the Temporal history is the audit trail.
  */
-import { continueAsNew, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  continueAsNew,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { parseDuration, type ConditionUpdate, type InferenceCacheSpec } from '../api/index.ts';
 import { steps } from './activities.ts';
 import {
@@ -61,8 +67,9 @@ async function evict(
     cacheName: state.name,
   });
   const replica = replicas.find((r) => r.name === target);
+  // An ApplicationFailure rejects a forceEvict update; a plain Error would fail the workflow task instead.
   if (!replica)
-    throw new Error(
+    throw ApplicationFailure.nonRetryable(
       `replica "${target}" is not a ready replica of ${spec.modelName} (known: ${replicas.map((r) => r.name).join(', ') || 'none'})`,
     );
   await steps.evictCache({ replica, reason });
@@ -169,7 +176,14 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     state.data.view = recordPoll(state.data.loop, samples, now, policy);
     const decision = decide(state.data.loop, state.data.view, now, policy);
     // Transfers need the gateway's prefix ownership API, which does not exist yet: only evictions are acted on.
-    if (decision?.action === 'Evict') await evict(state, decision.target, decision.reason, false);
+    if (decision?.action === 'Evict') {
+      try {
+        await evict(state, decision.target, decision.reason, false);
+      } catch (err) {
+        // The replica left between the poll and the action, or refused: the next polls decide again.
+        log.warn('automatic eviction failed', { replica: decision.target, error: (err as Error).message });
+      }
+    }
   };
 
   const reconcile = async (force: boolean) => {
