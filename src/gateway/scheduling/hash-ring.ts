@@ -48,7 +48,9 @@ export class RingCache {
   private ring = new HashRing([]);
 
   for(candidates: readonly EndpointState[]): HashRing {
-    const names = candidates.map((c) => c.name).sort();
+    // Candidates keep the route's order from call to call, so the joined names are a cheap cache key; the
+    // ring itself sorts its points, so it is the same for any order of the same names.
+    const names = candidates.map((c) => c.name);
     const key = names.join('\n');
     if (key !== this.key) {
       this.ring = new HashRing(names);
