@@ -488,7 +488,7 @@ describe('gateway resilience', () => {
     }
   });
 
-  it('health checks take a failing endpoint out of the candidates and bring it back', async () => {
+  it('health checks take a failing endpoint out of the candidates before any request fails on it', async () => {
     const flaky = await startSimulator();
     const gw = await startGateway({
       routeStrategy: 'RoundRobin',
