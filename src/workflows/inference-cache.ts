@@ -34,6 +34,8 @@ interface CacheData {
   written?: string;
   services: string[];
   view?: PoolView;
+  /** The poll interval the workflow was started with (tests, dev); otherwise the spec's pollInterval. */
+  pollOverrideMs?: number;
   /** Forced evictions received as signals, run on the next loop iteration. */
   pending: ForceEvictRequest[];
 }
@@ -43,13 +45,16 @@ type CacheState = EntityState<CacheData>;
 /** A replica is hot when it takes 1.5x the mean share of queried tokens. */
 const HOT_SHARE = 1.5;
 
+/** The spec's policy; the API server fills the defaults, these are for a spec written before a field existed. */
 function policyOf(spec: InferenceCacheSpec): CachePolicy {
+  const policy = spec.kvCacheTransferPolicy as
+    Partial<InferenceCacheSpec['kvCacheTransferPolicy']> | undefined;
   return {
-    thresholdHitRate: spec.kvCacheTransferPolicy.thresholdHitRate,
-    evictionThreshold: spec.kvCacheTransferPolicy.evictionThreshold,
-    sustainedPolls: spec.kvCacheTransferPolicy.sustainedPolls,
-    cooldownMs: parseDuration(spec.kvCacheTransferPolicy.cooldown),
-    windowMs: parseDuration(spec.window),
+    thresholdHitRate: policy?.thresholdHitRate ?? 0.8,
+    evictionThreshold: policy?.evictionThreshold ?? 0.9,
+    sustainedPolls: policy?.sustainedPolls ?? 3,
+    cooldownMs: parseDuration(policy?.cooldown ?? '5m'),
+    windowMs: parseDuration(spec.window ?? '2m'),
     hotShare: HOT_SHARE,
   };
 }
@@ -134,7 +139,12 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     (input.state as CacheState | undefined) ??
     initialState<CacheData>(
       { kind: 'InferenceCache', ...input },
-      { loop: emptyCacheLoopState(), services: [], pending: [] },
+      {
+        loop: emptyCacheLoopState(),
+        services: [],
+        pending: [],
+        ...(input.pollIntervalMs !== undefined ? { pollOverrideMs: input.pollIntervalMs } : {}),
+      },
     );
 
   setHandler(
@@ -189,7 +199,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   const reconcile = async (force: boolean) => {
     if (state.spec === undefined) return;
     const spec = state.spec as InferenceCacheSpec;
-    state.pollIntervalMs = parseDuration(spec.pollInterval);
+    state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval ?? '15s');
     upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
     state.data.services = await steps.findServicesForModel({
       namespace: state.namespace,

@@ -38,6 +38,8 @@ describe('a resource workflow that lives for months keeps its history bounded', 
     // Small fakes stand in for Kubernetes: this test is about the workflow's own history.
     const activities: Partial<Activities> = {
       findServicesForModel: async () => ['svc'],
+      findCacheReplicas: async () => [],
+      scrapeCacheMetrics: async () => [],
       writeStatus: async () => true,
       releaseFinalizer: async () => undefined,
     };
