@@ -151,16 +151,6 @@ describe('scheduling', () => {
     assert.equal(s.schedule(request(words(2, 50), { sessionKey: 'alice' }), eps).endpoint, moved);
   });
 
-  it('a request that spills over the load bound leaves the session pinned to its endpoint', () => {
-    const eps = endpoints(4);
-    const s = scheduler({ routeStrategy: 'SessionAffinity', schedulingPolicy: 'round-robin' });
-    const pinned = s.schedule(request('x', { sessionKey: 'bob' }), eps).endpoint;
-    pinned.inFlight = 5; // over ceil(1.25 * 6 / 4) = 2
-    assert.notEqual(s.schedule(request('x', { sessionKey: 'bob' }), eps).endpoint, pinned);
-    pinned.inFlight = 0;
-    assert.equal(s.schedule(request('x', { sessionKey: 'bob' }), eps).endpoint, pinned);
-  });
-
   it('precise prefix prefers the endpoint that already served the longest part of the prompt', () => {
     const eps = endpoints(4);
     const index = new PrefixIndex();

@@ -6,8 +6,7 @@ import { hashString } from '../prefix-blocks.ts';
 const MAX_SESSIONS = 100_000;
 
 /**
- * SessionAffinity: a session stays on its endpoint while that endpoint is available and within the load bound;
- * a request that spills because of the bound does not move the session, which returns to its cache next time.
+ * SessionAffinity: a session stays on its endpoint while that endpoint is available and within the load bound.
  * A new session (or one whose endpoint left) is placed by consistent hashing with bounded loads on the session
  * key, so gateway replicas place it alike. Requests without a session key score 0 everywhere.
  */
@@ -17,8 +16,6 @@ export class SessionAffinityScorer implements Scorer {
   private readonly rings = new RingCache();
   /** session key → endpoint name, oldest first (a Map keeps insertion order; re-inserting refreshes). */
   private readonly sessions = new Map<string, string>();
-  /** Set by score() when the pinned endpoint was available but over the bound (read by picked()). */
-  private spilled = false;
 
   constructor(private readonly loadBound: number) {}
 
@@ -26,15 +23,12 @@ export class SessionAffinityScorer implements Scorer {
     const session = request.sessionKey;
     if (session === undefined) return;
     const pinned = this.sessions.get(session);
-    this.spilled = false;
     if (pinned !== undefined) {
       const index = candidates.findIndex((c) => c.name === pinned);
       if (index >= 0 && withinBound(candidates[index]!, candidates, this.loadBound)) {
         out[index] = 1;
         return;
       }
-      // Available but over the bound: this request goes elsewhere, the session stays where its cache is.
-      this.spilled = index >= 0;
     }
     const index = boundedLoadChoice(
       this.rings.for(candidates),
@@ -48,9 +42,8 @@ export class SessionAffinityScorer implements Scorer {
   picked(request: SchedulingRequest, endpoint: EndpointState): void {
     const session = request.sessionKey;
     if (session === undefined) return;
-    const pinned = this.sessions.get(session);
     this.sessions.delete(session);
-    this.sessions.set(session, this.spilled && pinned !== undefined ? pinned : endpoint.name);
+    this.sessions.set(session, endpoint.name);
     if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
   }
 
