@@ -3,11 +3,9 @@
  * Workflows import only the type of this object.
  */
 import type { InferenceGatewaySpec, InferenceServiceSpec, ServingPlan } from '../api/index.ts';
-import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { binary, requireTools } from '../cli/dev/tools.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
-import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
+import type { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import {
   cacheReplicas,
   pairPrefillDecode,
@@ -30,20 +28,10 @@ import {
 } from './kubernetes/service-activities.ts';
 import { renderPlan, type RenderInput } from './vllm/render.ts';
 
-/** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
-export function runtimeFromEnvironment(): ProcessRuntime | undefined {
-  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process') return undefined;
-  const tools = requireTools(['llm-d-inference-sim']);
-  return new ProcessRuntime({
-    dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
-    simulator: binary(tools, 'llm-d-inference-sim'),
-    vllm: process.env.INFCTL_VLLM,
-  });
-}
-
 export function createActivities(
   kube: KubeClient = new KubeClient(),
-  processes: ProcessRuntime | undefined = runtimeFromEnvironment(),
+  /** Local processes instead of Kubernetes for the replicas (the worker decides; see worker.ts). */
+  processes?: ProcessRuntime,
 ) {
   return {
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {

@@ -98,6 +98,8 @@ interface Prepared {
   model: string;
   route: ModelRoute;
   target: RouteTarget;
+  /** The prompt as a chat template lays it out (empty for embeddings): hashed, and checked by the guard. */
+  text: string;
   blocks: number[];
   contextBlocks: number;
   sessionKey?: string;
@@ -289,7 +291,7 @@ export class Gateway {
     const { target } = prepared;
     const filters = target.filters;
     if (kind !== 'embedding' && filters.promptGuard) {
-      const detector = findBlocked(filters.promptGuard, this.guardText(prepared.body, kind));
+      const detector = findBlocked(filters.promptGuard, this.guardText(prepared));
       if (detector) {
         this.metrics.promptGuardBlocks.inc({ model: prepared.model, detector });
         this.metrics.requests.inc({ model: prepared.model, endpoint: 'none', status: 400 });
@@ -414,6 +416,7 @@ export class Gateway {
       model: body.model,
       route,
       target,
+      text,
       blocks,
       contextBlocks,
       sessionKey,
@@ -467,9 +470,10 @@ export class Gateway {
     return scheduler;
   }
 
-  private guardText(body: Record<string, unknown>, kind: InferenceKind): string {
-    if (kind === 'chat') return chatPromptText(body.messages as { role?: unknown; content?: unknown }[]);
-    const prompt = body.prompt;
+  /** Chat: the text already built; completions: every string prompt, not only the first. */
+  private guardText(prepared: Prepared): string {
+    if (prepared.kind === 'chat') return prepared.text;
+    const prompt = prepared.body.prompt;
     return Array.isArray(prompt)
       ? prompt.filter((p) => typeof p === 'string').join('\n')
       : completionPromptText(prompt);

@@ -5,7 +5,10 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
+import { binary, requireTools } from '../cli/dev/tools.ts';
+import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../controller/temporal-config.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 
@@ -22,6 +25,17 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
+/** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
+export function runtimeFromEnvironment(): ProcessRuntime | undefined {
+  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process') return undefined;
+  const tools = requireTools(['llm-d-inference-sim']);
+  return new ProcessRuntime({
+    dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
+    simulator: binary(tools, 'llm-d-inference-sim'),
+    vllm: process.env.INFCTL_VLLM,
+  });
+}
+
 export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClient } = {}): Promise<Worker> {
   const env = options.env ?? temporalEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
@@ -30,7 +44,7 @@ export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClie
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(options.kube ?? new KubeClient()),
+    activities: createActivities(options.kube ?? new KubeClient(), runtimeFromEnvironment()),
     // SIGINT/SIGTERM drain in-flight tasks before the process exits.
     shutdownGraceTime: '10 seconds',
   });

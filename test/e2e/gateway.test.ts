@@ -138,9 +138,12 @@ describe('gateway routing across four simulators', () => {
         : undefined;
     });
     for (const e of states) assert.ok(e.kvUsage! >= 0 && e.kvUsage! <= 1, `${e.name} kv usage ${e.kvUsage}`);
-    assert.ok(
-      (await gatewayMetric(gw.url, 'infctl_gateway_routing_decisions_total', { scorer: 'kv-usage' })) >= 0,
+    const byLoad = await Promise.all(
+      ['kv-usage', 'queue', 'in-flight'].map((scorer) =>
+        gatewayMetric(gw!.url, 'infctl_gateway_routing_decisions_total', { model: MODEL, scorer }),
+      ),
     );
+    assert.ok(byLoad.reduce((a, b) => a + b, 0) >= 1, `no decision credited to a load scorer: ${byLoad}`);
     await gw.stop();
     gw = undefined;
   });
