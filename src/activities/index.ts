@@ -13,6 +13,8 @@ import {
   servicesForModel,
 } from './kubernetes/dependents.ts';
 import { evictReplicaCache, scrapeReplicas, type CacheReplica } from './vllm/cache-actions.ts';
+import { shiftOwnership, warmReplica, type GatewayAdmin } from './gateway/ownership.ts';
+import { ApplicationFailure } from '@temporalio/common';
 import {
   releaseFinalizer,
   writeResourceStatus,
@@ -32,6 +34,8 @@ export function createActivities(
   kube: KubeClient = new KubeClient(),
   /** Local processes instead of Kubernetes for the replicas (the worker decides; see worker.ts). */
   processes?: ProcessRuntime,
+  /** The gateways' admin APIs, for cache transfers (the worker reads them from its environment). */
+  gatewayAdmin?: GatewayAdmin,
 ) {
   return {
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {
@@ -90,6 +94,39 @@ export function createActivities(
     },
     async evictCache(input: { replica: CacheReplica; reason: string }) {
       return evictReplicaCache(input.replica);
+    },
+    /**
+     * Transfer: every gateway moves up to `count` of the hottest prefixes `from` serves to `to`, then `to` is
+     * warmed with prefill-only replays of them. The input carries the reason with the numbers (the audit).
+     */
+    async transferCache(input: {
+      model: string;
+      from: CacheReplica;
+      to: CacheReplica;
+      /** How many of the hottest prefixes; default half of those `from` serves. */
+      count?: number;
+      ttlSeconds: number;
+      reason: string;
+    }) {
+      if (!gatewayAdmin || gatewayAdmin.urls.length === 0)
+        throw ApplicationFailure.nonRetryable(
+          'no gateway admin API is configured for the worker: set INFCTL_GATEWAY_ADMIN_URLS and INFCTL_GATEWAY_ADMIN_TOKEN',
+        );
+      const { results, prompts } = await shiftOwnership(gatewayAdmin, {
+        model: input.model,
+        from: input.from.url,
+        to: input.to.url,
+        count: input.count,
+        ttlSeconds: input.ttlSeconds,
+        reason: input.reason,
+      });
+      const warm = await warmReplica(input.to, input.model, prompts);
+      return {
+        gateways: results,
+        moved: prompts.length,
+        ...warm,
+        method: 'gateway ownership shift + prefill-only replays',
+      };
     },
     async pairPrefillDecode(input: { namespace: string; model: string; zoneLabel: string }) {
       return pairPrefillDecode(kube, input.namespace, input.model, input.zoneLabel);

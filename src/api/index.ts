@@ -2,6 +2,7 @@ export * from './common.ts';
 export * from './conditions.ts';
 export * from './crd.ts';
 export * from './documents.ts';
+export * from './gateway-admin.ts';
 export * from './inference-cache.ts';
 export * from './inference-gateway.ts';
 export * from './inference-service.ts';

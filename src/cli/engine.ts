@@ -1,5 +1,6 @@
 /** `infctl worker`, `infctl controller` and the per-resource commands (status, overrides, history). */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Runtime } from '@temporalio/worker';
 import { Controller } from '../controller/controller.ts';
 import { temporalClient, temporalEnv } from '../controller/temporal-config.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
@@ -7,6 +8,11 @@ import { createWorker } from '../worker/worker.ts';
 import { KINDS } from '../api/index.ts';
 import {
   forceEvictUpdate,
+  forceTransferUpdate,
+  pauseActionsUpdate,
+  resumeActionsUpdate,
+  setPolicyUpdate,
+  type SetPolicyRequest,
   pauseUpdate,
   resumeUpdate,
   rollbackUpdate,
@@ -17,6 +23,12 @@ import {
 import { renderHistory } from './history.ts';
 
 export async function runWorker(): Promise<number> {
+  // Workflow metrics (the cache loop's decisions) and the SDK's own, for Prometheus.
+  const metricsAddress = process.env.INFCTL_WORKER_METRICS_ADDRESS;
+  if (metricsAddress) {
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+    console.log(`worker metrics on http://${metricsAddress}/metrics`);
+  }
   const worker = await createWorker();
   const env = temporalEnv();
   console.log(
@@ -88,6 +100,41 @@ function printSnapshot(s: EntitySnapshot): void {
   if (s.ignoredSignals.length) console.log(`  ignored signals:\n    ${s.ignoredSignals.join('\n    ')}`);
 }
 
+const isCache = (ref: string | undefined) =>
+  ref !== undefined && parseResourceRef(ref).kind === 'InferenceCache';
+
+/** `key=value` words into a setPolicy request; numbers for the thresholds, strings for durations. */
+export function parsePolicyArgs(words: string[]): SetPolicyRequest {
+  if (words.length === 1 && words[0] === 'clear') return { clear: true };
+  const request: SetPolicyRequest = {};
+  for (const word of words) {
+    const [key, ...rest] = word.split('=');
+    const value = rest.join('=');
+    if (!key || rest.length === 0) throw new Error(`set-policy: expected key=value, got "${word}"`);
+    switch (key) {
+      case 'thresholdHitRate':
+      case 'evictionThreshold':
+      case 'sustainedPolls': {
+        const n = Number(value);
+        if (value === '' || !Number.isFinite(n))
+          throw new Error(`set-policy: ${key} takes a number, not "${value}"`);
+        request[key] = n;
+        break;
+      }
+      case 'cooldown':
+      case 'expiresIn':
+      case 'reason':
+        request[key] = value;
+        break;
+      default:
+        throw new Error(
+          `set-policy: unknown key "${key}" (thresholdHitRate, evictionThreshold, sustainedPolls, cooldown, expiresIn, reason)`,
+        );
+    }
+  }
+  return request;
+}
+
 export async function runResourceCommand(command: string, args: string[]): Promise<number> {
   const client = await temporalClient();
   try {
@@ -117,12 +164,44 @@ export async function runResourceCommand(command: string, args: string[]): Promi
         process.stdout.write(await renderHistory(handle));
         return 0;
       case 'evict': {
-        if (!args[0]?.startsWith('InferenceCache/') || !args[1])
+        if (!isCache(args[0]) || !args[1])
           throw new Error('usage: infctl evict InferenceCache/<namespace>/<name> <replica> [reason]');
         const action = await handle.executeUpdate(forceEvictUpdate, {
           args: [{ replica: args[1], ...(args[2] ? { reason: args.slice(2).join(' ') } : {}) }],
         });
         console.log(JSON.stringify(action, null, 2));
+        return 0;
+      }
+      case 'transfer': {
+        if (!isCache(args[0]) || !args[1] || !args[2])
+          throw new Error('usage: infctl transfer InferenceCache/<namespace>/<name> <from> <to> [reason]');
+        const action = await handle.executeUpdate(forceTransferUpdate, {
+          args: [{ from: args[1], to: args[2], ...(args[3] ? { reason: args.slice(3).join(' ') } : {}) }],
+        });
+        console.log(JSON.stringify(action, null, 2));
+        return 0;
+      }
+      case 'set-policy': {
+        if (!isCache(args[0]) || args.length < 2)
+          throw new Error(
+            'usage: infctl set-policy InferenceCache/<namespace>/<name> key=value... (thresholdHitRate, evictionThreshold, sustainedPolls, cooldown, expiresIn, reason) | clear',
+          );
+        const answer = await handle.executeUpdate(setPolicyUpdate, {
+          args: [parsePolicyArgs(args.slice(1))],
+        });
+        console.log(JSON.stringify(answer, null, 2));
+        return 0;
+      }
+      case 'pause-actions':
+      case 'resume-actions': {
+        if (!isCache(args[0])) throw new Error(`usage: infctl ${command} InferenceCache/<namespace>/<name>`);
+        const answer =
+          command === 'pause-actions'
+            ? await handle.executeUpdate(pauseActionsUpdate, {
+                args: [{ ...(args[1] ? { reason: args.slice(1).join(' ') } : {}) }],
+              })
+            : await handle.executeUpdate(resumeActionsUpdate);
+        console.log(JSON.stringify(answer, null, 2));
         return 0;
       }
       default:

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GATEWAY_OPTIONS, Gateway } from '../gateway/gateway.ts';
 import { KubernetesRouteSource } from '../gateway/routes/kubernetes-source.ts';
@@ -12,6 +13,8 @@ export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway
       --port 8080  --host 0.0.0.0  --namespace <ns>  --max-body-bytes 4194304  --max-header-bytes 16384
       --connect-timeout 5000  --response-timeout 600000  --idle-timeout 300000 (ms)  --max-attempts 3
       --scrape-interval 1000 (ms)  --embedder-dir <all-MiniLM-L6-v2 folder>
+      --admin-port <port>  --admin-host 127.0.0.1  --admin-token-file <file> (else INFCTL_GATEWAY_ADMIN_TOKEN)
+          The admin API (hot prefixes, prefix ownership shifts) for the cache control loop; off without a port.
 `;
 
 function integer(value: string | undefined, flag: string, fallback: number, min = 1): number {
@@ -39,6 +42,9 @@ export async function runGateway(args: string[]): Promise<number> {
       'max-attempts': { type: 'string' },
       'scrape-interval': { type: 'string' },
       'embedder-dir': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-host': { type: 'string' },
+      'admin-token-file': { type: 'string' },
     },
   });
   const log = (m: string) => process.stdout.write(`[gateway] ${m}\n`);
@@ -52,6 +58,19 @@ export async function runGateway(args: string[]): Promise<number> {
         log,
       );
   const defaults = DEFAULT_GATEWAY_OPTIONS;
+  let admin: { port: number; host: string; token: string } | undefined;
+  if (values['admin-port'] !== undefined) {
+    const token = values['admin-token-file']
+      ? readFileSync(values['admin-token-file'], 'utf8').trim()
+      : process.env.INFCTL_GATEWAY_ADMIN_TOKEN;
+    if (!token)
+      throw new Error('--admin-port needs a token: --admin-token-file <file> or INFCTL_GATEWAY_ADMIN_TOKEN');
+    admin = {
+      port: integer(values['admin-port'], '--admin-port', 0, 0),
+      host: values['admin-host'] ?? '127.0.0.1',
+      token,
+    };
+  }
   const embedder = localEmbedderFactory(values['embedder-dir'], log);
   const gateway = new Gateway({
     port: integer(values.port, '--port', defaults.port, 0),
@@ -69,6 +88,7 @@ export async function runGateway(args: string[]): Promise<number> {
       intervalMs: integer(values['scrape-interval'], '--scrape-interval', defaults.scrape.intervalMs, 50),
     },
     localEmbedder: embedder,
+    ...(admin ? { admin } : {}),
     log,
   });
   await source.start((snapshot) => {
@@ -80,6 +100,7 @@ export async function runGateway(args: string[]): Promise<number> {
   if (source instanceof StaticRouteSource && source.weights) gateway.options.weights = source.weights;
   const port = await gateway.listen();
   log(`listening on http://${gateway.options.host}:${port} (routes from ${source.description})`);
+  if (admin) log(`admin API on http://${admin.host}:${gateway.adminPort}`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

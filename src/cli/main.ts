@@ -14,7 +14,9 @@ const USAGE = `infctl — inference-controller command line
 
 Engine (Temporal settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
-  infctl worker                       Run the Temporal worker (workflows and activities).
+  infctl worker                       Run the Temporal worker (workflows and activities). Prometheus metrics
+                                      on INFCTL_WORKER_METRICS_ADDRESS (host:port) when set; cache transfers
+                                      use the gateways in INFCTL_GATEWAY_ADMIN_URLS with _TOKEN.
   infctl controller [--poll-interval MS] [--resync MS]
                                       Watch the five kinds and signal their workflows.
   infctl status   <kind>/<namespace>/<name>            Current state of a resource's workflow.
@@ -24,6 +26,14 @@ TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
   infctl history  <kind>/<namespace>/<name>            The workflow's steps as a timeline.
   infctl evict    InferenceCache/<namespace>/<name> <replica> [reason]
                                                        Drop one replica's prefix cache now (forceEvict).
+  infctl transfer InferenceCache/<namespace>/<name> <from> <to> [reason]
+                                  Move the hottest prefixes of <from> to <to> now (forceTransfer).
+  infctl set-policy InferenceCache/<namespace>/<name> key=value... [expiresIn=1h] [reason=...]
+                                  Thresholds for a while (setPolicy): thresholdHitRate, evictionThreshold,
+                                  sustainedPolls, cooldown; \`clear\` drops the override.
+  infctl pause-actions  InferenceCache/<namespace>/<name> [reason]
+                                  Stop automatic evictions and transfers; polling and status go on.
+  infctl resume-actions InferenceCache/<namespace>/<name>
 
 Gateway (the OpenAI-compatible data plane; never talks to Temporal):
 ${GATEWAY_USAGE}
@@ -96,6 +106,10 @@ async function main(argv: string[]): Promise<number> {
     case 'rollback':
     case 'history':
     case 'evict':
+    case 'transfer':
+    case 'set-policy':
+    case 'pause-actions':
+    case 'resume-actions':
       return runResourceCommand(command, rest);
     case undefined:
     case 'help':

@@ -44,13 +44,19 @@ import {
 } from './routes/route-table.ts';
 import { NoCandidateError, type Scheduler, type SchedulingRequest } from './scheduling/framework.ts';
 import {
+  affinityKey,
   BLOCK_CHARS,
   chatPromptText,
   completionPromptText,
+  DEFAULT_PREFIX_KEY_BLOCKS,
   hashString,
   prefixBlockHashes,
 } from './scheduling/prefix-blocks.ts';
 import { PrefixIndex } from './scheduling/prefix-index.ts';
+import { OwnershipTable } from './scheduling/ownership.ts';
+import { AdminServer, type AdminOptions } from './admin/admin-server.ts';
+import { HotPrefixes } from './admin/hot-prefixes.ts';
+import type { WarmPrompt } from '../api/index.ts';
 import { buildScheduler, type ScorerWeights } from './scheduling/profiles.ts';
 
 export interface GatewayOptions {
@@ -70,6 +76,8 @@ export interface GatewayOptions {
   localEmbedder?: () => Embedder;
   /** Request header that skips the semantic cache for one request. */
   cacheBypassHeader: string;
+  /** The admin API (hot prefixes, ownership shifts) on its own port; off when absent. */
+  admin?: AdminOptions;
   log: (message: string) => void;
 }
 
@@ -102,6 +110,8 @@ interface Prepared {
   text: string;
   blocks: number[];
   contextBlocks: number;
+  /** The affinity key of the prompt's stable prefix (routing, ownership, hot prefixes). */
+  prefixKey?: number;
   sessionKey?: string;
   stream: boolean;
   body: Record<string, unknown>;
@@ -120,6 +130,11 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly endpoints: EndpointRegistry;
   readonly prefixIndex = new PrefixIndex();
+  readonly ownership = new OwnershipTable();
+  readonly hotPrefixes = new HotPrefixes();
+  /** The admin API's port once listening. */
+  adminPort?: number;
+  private admin?: AdminServer;
   readonly semanticCache: SemanticCache;
   private readonly agent = upstreamAgent();
   private readonly schedulers = new Map<string, Scheduler>();
@@ -146,7 +161,11 @@ export class Gateway {
         );
         for (const e of target.endpoints) urls.add(e.url);
       }
-    for (const url of this.endpoints.retain(urls)) this.prefixIndex.forget(url);
+    for (const url of this.endpoints.retain(urls)) {
+      this.prefixIndex.forget(url);
+      this.ownership.forgetEndpoint(url);
+      this.hotPrefixes.forgetEndpoint(url);
+    }
     // Start the embedders now: the local model takes about a second to load.
     for (const route of snapshot.routes)
       for (const target of route.targets)
@@ -195,12 +214,22 @@ export class Gateway {
       server.listen(this.options.port, this.options.host, () => resolve());
     });
     this.endpoints.start();
+    if (this.options.admin) {
+      this.admin = new AdminServer(this.options.admin, {
+        hotPrefixes: this.hotPrefixes,
+        ownership: this.ownership,
+        endpoints: () => this.endpoints.all(),
+        log: this.options.log,
+      });
+      this.adminPort = await this.admin.listen();
+    }
     return (server.address() as AddressInfo).port;
   }
 
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then closes everything. */
   async close(graceMs = 10_000): Promise<void> {
     this.endpoints.stop();
+    await this.admin?.close();
     const server = this.server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -419,6 +448,7 @@ export class Gateway {
       text,
       blocks,
       contextBlocks,
+      prefixKey: affinityKey(blocks, contextBlocks),
       sessionKey,
       stream: body.stream === true,
       body,
@@ -462,7 +492,7 @@ export class Gateway {
     if (!scheduler) {
       scheduler = buildScheduler(
         route.routing,
-        { loadBound: route.routing.loadBound, prefixIndex: this.prefixIndex },
+        { loadBound: route.routing.loadBound, prefixIndex: this.prefixIndex, ownership: this.ownership },
         this.options.weights,
       );
       this.schedulers.set(key, scheduler);
@@ -524,6 +554,7 @@ export class Gateway {
       model: prepared.model,
       blocks: prepared.blocks,
       contextBlocks: prepared.contextBlocks,
+      prefixKey: prepared.prefixKey,
       sessionKey: prepared.sessionKey,
       role,
       exclude,
@@ -688,6 +719,10 @@ export class Gateway {
         );
         continue;
       }
+      if (prepared.prefixKey !== undefined && role !== 'prefill')
+        this.hotPrefixes.record(model, prepared.prefixKey, endpoint.url, Date.now(), () =>
+          warmPrompt(prepared),
+        );
       this.relay(res, upstream, prepared, endpoint, release);
       return;
     }
@@ -764,4 +799,15 @@ export class Gateway {
     });
     upstream.pipe(res);
   }
+}
+
+/** The stable part of a prompt, replayed to warm another endpoint's cache: a chat without its newest message. */
+function warmPrompt(prepared: Prepared): WarmPrompt | undefined {
+  if (prepared.kind === 'chat') {
+    const messages = prepared.body.messages as unknown[];
+    return { kind: 'chat', messages: messages.length > 1 ? messages.slice(0, -1) : messages };
+  }
+  if (prepared.kind === 'completion')
+    return { kind: 'completion', prompt: prepared.text.slice(0, DEFAULT_PREFIX_KEY_BLOCKS * BLOCK_CHARS) };
+  return undefined;
 }

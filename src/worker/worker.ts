@@ -7,6 +7,7 @@ import {
 } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
+import type { GatewayAdmin } from '../activities/gateway/ownership.ts';
 import { binary, requireTools } from '../cli/dev/tools.ts';
 import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../controller/temporal-config.ts';
@@ -36,6 +37,18 @@ export function runtimeFromEnvironment(): ProcessRuntime | undefined {
   });
 }
 
+/** The gateways' admin APIs for cache transfers: INFCTL_GATEWAY_ADMIN_URLS (comma-separated) and _TOKEN. */
+export function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
+  const urls = (process.env.INFCTL_GATEWAY_ADMIN_URLS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const token = process.env.INFCTL_GATEWAY_ADMIN_TOKEN;
+  if (urls.length === 0) return undefined;
+  if (!token) throw new Error('INFCTL_GATEWAY_ADMIN_URLS is set but INFCTL_GATEWAY_ADMIN_TOKEN is not');
+  return { urls, token };
+}
+
 export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClient } = {}): Promise<Worker> {
   const env = options.env ?? temporalEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
@@ -44,7 +57,11 @@ export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClie
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(options.kube ?? new KubeClient(), runtimeFromEnvironment()),
+    activities: createActivities(
+      options.kube ?? new KubeClient(),
+      runtimeFromEnvironment(),
+      gatewayAdminFromEnvironment(),
+    ),
     // SIGINT/SIGTERM drain in-flight tasks before the process exits.
     shutdownGraceTime: '10 seconds',
   });

@@ -15,3 +15,14 @@ export function rolloutSteps(timeoutMs: number) {
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
   });
 }
+
+/** Cache actions (evict, transfer): a few attempts, then the loop reports the failure and decides again later. */
+export const cacheActions = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+  },
+});

@@ -55,6 +55,15 @@ export interface CacheAction {
   /** ISO time. */
   time: string;
   manual: boolean;
+  /** Transfer: what the polls after it measured (see recordVerification). */
+  effect?: string;
+}
+
+/** A transfer's effect is checked on the polls after it: the pool hit rate before, and each poll's since. */
+export interface PendingVerification {
+  before?: number;
+  after: number[];
+  polls: number;
 }
 
 export interface CacheLoopState {
@@ -65,6 +74,7 @@ export interface CacheLoopState {
   lastAction?: CacheAction;
   evictions: number;
   transfers: number;
+  verification?: PendingVerification;
 }
 
 export interface ReplicaView {
@@ -75,7 +85,10 @@ export interface ReplicaView {
 }
 
 export interface PoolView {
+  /** Over the window. */
   poolHitRate?: number;
+  /** This poll's queries only (undefined when there were none). */
+  pollHitRate?: number;
   maxKvUsage?: number;
   replicas: ReplicaView[];
 }
@@ -97,6 +110,8 @@ export function recordPoll(
   policy: CachePolicy,
 ): PoolView {
   const seen = new Set<string>();
+  let pollHits = 0;
+  let pollQueries = 0;
   for (const s of samples) {
     seen.add(s.name);
     const r = (state.replicas[s.name] ??= { url: s.url, window: [], fullPolls: 0, resets: 0 });
@@ -111,6 +126,8 @@ export function recordPoll(
         const dHits = reset ? s.hits : s.hits - r.last.hits;
         const dQueries = reset ? s.queries : s.queries - r.last.queries;
         r.window.push({ at: now, hits: dHits, queries: dQueries });
+        pollHits += dHits;
+        pollQueries += dQueries;
       }
       r.last = { hits: s.hits, queries: s.queries };
     }
@@ -134,6 +151,7 @@ export function recordPoll(
   return {
     replicas,
     poolHitRate: totalQueries > 0 ? totalHits / totalQueries : undefined,
+    pollHitRate: pollQueries > 0 ? pollHits / pollQueries : undefined,
     maxKvUsage: usages.length ? Math.max(...usages) : undefined,
   };
 }
@@ -196,8 +214,18 @@ function hottest(view: PoolView, policy: CachePolicy): ReplicaView | undefined {
   return top.queries >= (policy.hotShare * total) / view.replicas.length ? top : undefined;
 }
 
-/** Records an action taken (automatic or manual): starts the cooldown and clears the hysteresis counters. */
-export function recordAction(state: CacheLoopState, action: CacheAction, now: number): void {
+/**
+ * Records an action taken (automatic or manual): starts the cooldown and clears the hysteresis counters. A
+ * transfer also starts a fresh window, so the next decisions see only what happened since, and is verified on
+ * the next `verifyPolls` polls.
+ */
+export function recordAction(
+  state: CacheLoopState,
+  action: CacheAction,
+  now: number,
+  view?: PoolView,
+  verifyPolls = 3,
+): void {
   state.lastAction = action;
   state.lastActionAt = now;
   state.lowPolls = 0;
@@ -205,5 +233,62 @@ export function recordAction(state: CacheLoopState, action: CacheAction, now: nu
     state.evictions++;
     const r = state.replicas[action.target];
     if (r) r.fullPolls = 0;
-  } else state.transfers++;
+  } else {
+    state.transfers++;
+    for (const r of Object.values(state.replicas)) r.window = [];
+    state.verification = { before: view?.poolHitRate, after: [], polls: verifyPolls };
+  }
+}
+
+/** Starts the cooldown after an action that failed, so a refused action is not retried on every poll. */
+export function recordFailedAction(state: CacheLoopState, now: number): void {
+  state.lastActionAt = now;
+  state.lowPolls = 0;
+}
+
+/**
+ * Folds a poll into a pending transfer verification. When enough polls with traffic have been seen, returns
+ * the effect (the pool hit rate before, the mean of the polls after, and whether it rose) and clears it.
+ */
+export function recordVerification(
+  state: CacheLoopState,
+  view: PoolView,
+): { effect: string; before?: number; after: number; improved: boolean } | undefined {
+  const v = state.verification;
+  if (!v || view.pollHitRate === undefined) return undefined;
+  v.after.push(view.pollHitRate);
+  if (v.after.length < v.polls) return undefined;
+  state.verification = undefined;
+  const after = v.after.reduce((n, x) => n + x, 0) / v.after.length;
+  const improved = v.before === undefined || after > v.before;
+  const effect = `pool hit rate ${pct(v.before)} before, ${pct(after)} over the ${v.after.length} polls after: ${improved ? 'rose' : 'did not rise'}`;
+  if (state.lastAction?.action === 'Transfer') state.lastAction.effect = effect;
+  return { effect, before: v.before, after, improved };
+}
+
+/** Thresholds an operator set for a while (setPolicy); they replace the spec's until `expiresAt`. */
+export interface PolicyOverride {
+  thresholdHitRate?: number;
+  evictionThreshold?: number;
+  sustainedPolls?: number;
+  cooldownMs?: number;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  reason?: string;
+}
+
+/** The policy in force: the spec's, with an unexpired override on top. */
+export function effectivePolicy(
+  base: CachePolicy,
+  override: PolicyOverride | undefined,
+  now: number,
+): CachePolicy {
+  if (!override || override.expiresAt <= now) return base;
+  return {
+    ...base,
+    ...(override.thresholdHitRate !== undefined ? { thresholdHitRate: override.thresholdHitRate } : {}),
+    ...(override.evictionThreshold !== undefined ? { evictionThreshold: override.evictionThreshold } : {}),
+    ...(override.sustainedPolls !== undefined ? { sustainedPolls: override.sustainedPolls } : {}),
+    ...(override.cooldownMs !== undefined ? { cooldownMs: override.cooldownMs } : {}),
+  };
 }

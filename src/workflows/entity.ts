@@ -95,7 +95,7 @@ export function setPhase(state: EntityState<unknown>, phase: string, message?: s
   upsertSearchAttributes([{ key: Phase, value: phase }]);
 }
 
-function ignore(state: EntityState<unknown>, what: string): void {
+export function ignore(state: EntityState<unknown>, what: string): void {
   log.warn('ignoring malformed signal', { what });
   state.ignoredSignals = [...state.ignoredSignals, `${new Date().toISOString()} ${what}`].slice(
     -MAX_IGNORED_SIGNALS,

@@ -60,3 +60,34 @@ export const workflowIdFor = (kind: string, namespace: string, name: string) =>
   `${kind}/${namespace}/${name}`;
 
 export const TASK_QUEUE = 'inference-controller';
+
+/** InferenceCache override: move the hottest prefixes of one replica to another now (gateway shift + warming). */
+export interface ForceTransferRequest {
+  from: string;
+  to: string;
+  reason?: string;
+}
+export const forceTransferUpdate = defineUpdate<unknown, [ForceTransferRequest]>('forceTransfer');
+export const forceTransferSignal = defineSignal<[ForceTransferRequest]>('forceTransfer');
+
+/** InferenceCache override: thresholds that replace the spec's until they expire (or `clear: true`). */
+export interface SetPolicyRequest {
+  thresholdHitRate?: number;
+  evictionThreshold?: number;
+  sustainedPolls?: number;
+  /** A duration such as 30s, 5m. */
+  cooldown?: string;
+  /** How long the override lasts: a duration, default 1h. */
+  expiresIn?: string;
+  reason?: string;
+  /** Drop the override now. */
+  clear?: boolean;
+}
+export const setPolicyUpdate = defineUpdate<unknown, [SetPolicyRequest]>('setPolicy');
+export const setPolicySignal = defineSignal<[SetPolicyRequest]>('setPolicy');
+
+/** InferenceCache override: stop (or restart) automatic actions only; the loop keeps polling and reporting. */
+export const pauseActionsUpdate = defineUpdate<unknown, [PauseRequest]>('pauseActions');
+export const pauseActionsSignal = defineSignal<[PauseRequest]>('pauseActions');
+export const resumeActionsUpdate = defineUpdate<unknown, []>('resumeActions');
+export const resumeActionsSignal = defineSignal('resumeActions');

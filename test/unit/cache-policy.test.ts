@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   decide,
+  effectivePolicy,
   emptyCacheLoopState,
   recordAction,
   recordPoll,
+  recordVerification,
   type CachePolicy,
   type ReplicaSample,
 } from '../../src/workflows/cache-policy.ts';
@@ -122,5 +124,52 @@ describe('cache policy', () => {
       );
       assert.equal(decide(state, view, i * 5_000, policy), undefined);
     }
+  });
+
+  it('a transfer starts a fresh window and is verified on the polls after it', () => {
+    const state = emptyCacheLoopState();
+    recordPoll(state, [sample('a', 0.1, 0, 0), sample('b', 0.1, 0, 0)], 0, policy);
+    const before = recordPoll(state, [sample('a', 0.1, 100, 1000), sample('b', 0.1, 0, 100)], 5_000, policy);
+    assert.ok(Math.abs(before.poolHitRate! - 100 / 1100) < 1e-9);
+    recordAction(
+      state,
+      { action: 'Transfer', target: 'a', to: 'b', reason: 'r', time: '', manual: false },
+      5_000,
+      before,
+      2,
+    );
+    assert.equal(state.transfers, 1);
+    // The polls after: 60% then 80% of this poll's queries hit.
+    const first = recordPoll(
+      state,
+      [sample('a', 0.1, 400, 1500), sample('b', 0.1, 200, 600)],
+      10_000,
+      policy,
+    );
+    assert.equal(first.pollHitRate, 0.5);
+    assert.equal(first.poolHitRate, 0.5, 'the window holds only what followed the transfer');
+    assert.equal(recordVerification(state, first), undefined);
+    const second = recordPoll(
+      state,
+      [sample('a', 0.1, 800, 2000), sample('b', 0.1, 600, 1100)],
+      15_000,
+      policy,
+    );
+    const verified = recordVerification(state, second);
+    assert.equal(verified?.improved, true);
+    assert.equal(verified?.after, 0.65);
+    assert.match(
+      state.lastAction!.effect!,
+      /pool hit rate 9\.1% before, 65\.0% over the 2 polls after: rose/,
+    );
+    assert.equal(state.verification, undefined);
+  });
+
+  it('a setPolicy override replaces the spec thresholds until it expires', () => {
+    const override = { thresholdHitRate: 0.2, cooldownMs: 1000, expiresAt: 50_000 };
+    assert.equal(effectivePolicy(policy, override, 10_000).thresholdHitRate, 0.2);
+    assert.equal(effectivePolicy(policy, override, 10_000).cooldownMs, 1000);
+    assert.equal(effectivePolicy(policy, override, 10_000).evictionThreshold, policy.evictionThreshold);
+    assert.deepEqual(effectivePolicy(policy, override, 50_000), policy);
   });
 });

@@ -61,14 +61,15 @@ describe('profiles', () => {
       ['in-flight'],
     );
     assert.deepEqual(scorerNames(routing({ routeStrategy: 'PrefixHash' })), [
+      'ownership',
       'prefix-hash',
       'kv-usage',
       'queue',
       'in-flight',
     ]);
     assert.deepEqual(
-      scorerNames(routing({ routeStrategy: 'PrefixHash', sessionAffinity: true })).slice(0, 2),
-      ['session-affinity', 'prefix-hash'],
+      scorerNames(routing({ routeStrategy: 'PrefixHash', sessionAffinity: true })).slice(0, 3),
+      ['ownership', 'session-affinity', 'prefix-hash'],
     );
   });
 });

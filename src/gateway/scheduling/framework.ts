@@ -11,6 +11,8 @@ export interface SchedulingRequest {
    * request is one prompt. Affinity keys use this part, so every turn of a conversation keys alike.
    */
   contextBlocks: number;
+  /** The prefix's affinity key (see affinityKey), computed once per request; scorers compute it when absent. */
+  prefixKey?: number;
   /** The session key (session header, else the OpenAI `user` field), when there is one. */
   sessionKey?: string;
   /** The role the chosen endpoint must serve: `both` for a plain request, prefill or decode for P/D. */

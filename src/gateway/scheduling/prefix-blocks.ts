@@ -31,6 +31,24 @@ export function prefixBlockHashes(text: string, maxBlocks = Number.POSITIVE_INFI
   return hashes;
 }
 
+/** How many leading blocks form a prefix's affinity key: 128 blocks of 64 characters, about 2,000 tokens. */
+export const DEFAULT_PREFIX_KEY_BLOCKS = 128;
+
+/**
+ * The key a prefix is routed and owned by: the chained hash of the conversation before its newest message (the
+ * whole prompt when there is no conversation), cut at `keyBlocks` blocks. Every turn of a conversation, and
+ * every question under one system prompt, keys alike. Undefined for an empty prompt.
+ */
+export function affinityKey(
+  blocks: readonly number[],
+  contextBlocks: number,
+  keyBlocks = DEFAULT_PREFIX_KEY_BLOCKS,
+): number | undefined {
+  if (blocks.length === 0) return undefined;
+  const stable = contextBlocks > 0 ? contextBlocks : blocks.length;
+  return blocks[Math.min(stable, blocks.length, keyBlocks) - 1];
+}
+
 interface ChatContentPart {
   type?: unknown;
   text?: unknown;

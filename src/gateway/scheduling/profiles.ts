@@ -3,7 +3,9 @@ import { AvailableFilter, RoleFilter } from './filters.ts';
 import { Scheduler, type Scorer, type WeightedScorer } from './framework.ts';
 import { MaxScorePicker, RoundRobinPicker } from './pickers.ts';
 import type { PrefixIndex } from './prefix-index.ts';
+import { OwnershipTable } from './ownership.ts';
 import { InFlightScorer } from './scorers/in-flight-scorer.ts';
+import { OwnershipScorer } from './scorers/ownership-scorer.ts';
 import { KvUsageScorer } from './scorers/kv-usage-scorer.ts';
 import { PrecisePrefixScorer } from './scorers/precise-prefix-scorer.ts';
 import { PrefixHashScorer } from './scorers/prefix-hash-scorer.ts';
@@ -13,6 +15,8 @@ import { SessionAffinityScorer } from './scorers/session-affinity-scorer.ts';
 export interface ScorerContext {
   loadBound: number;
   prefixIndex: PrefixIndex;
+  /** Prefix ownership shifted through the admin API; a private empty table when absent. */
+  ownership?: OwnershipTable;
 }
 
 /** Every scorer by name. A new strategy is a new scorer file plus one line here. */
@@ -23,12 +27,14 @@ export const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
   'prefix-hash': (c) => new PrefixHashScorer(c.loadBound),
   'session-affinity': (c) => new SessionAffinityScorer(c.loadBound),
   'precise-prefix': (c) => new PrecisePrefixScorer(c.prefixIndex),
+  ownership: (c) => new OwnershipScorer(c.ownership ?? new OwnershipTable()),
 };
 
 export type ScorerWeights = Record<string, number>;
 
 /**
- * Session affinity outweighs prefix hashing, which outweighs the three load scorers together: those two
+ * An ownership shift outweighs every affinity (it is the cache control loop correcting them). Session affinity
+ * outweighs prefix hashing, which outweighs the three load scorers together: those two
  * affinities decide, and load acts through their bound and among the remaining endpoints. Precise prefix
  * scores a fraction, so load can outvote a weak match.
  */
@@ -39,6 +45,7 @@ export const DEFAULT_SCORER_WEIGHTS: ScorerWeights = {
   'prefix-hash': 4,
   'session-affinity': 8,
   'precise-prefix': 3,
+  ownership: 16,
 };
 
 const LOAD_SCORERS: Record<RoutingSettings['schedulingPolicy'], string[]> = {
@@ -60,6 +67,8 @@ export function scorerNames(routing: RoutingSettings): string[] {
   if (routing.routeStrategy === 'RoundRobin') return routing.sessionAffinity ? ['session-affinity'] : [];
   const names = [...AFFINITY_SCORERS[routing.routeStrategy]];
   if (routing.sessionAffinity && !names.includes('session-affinity')) names.unshift('session-affinity');
+  // Prefix ownership shifts apply wherever the route routes by affinity.
+  if (names.length > 0) names.unshift('ownership');
   const load = LOAD_SCORERS[routing.schedulingPolicy];
   // LeastLoaded with the round-robin policy still needs a load signal: in-flight requests.
   if (load.length === 0 && routing.routeStrategy === 'LeastLoaded') return ['in-flight'];
