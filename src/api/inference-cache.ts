@@ -97,6 +97,19 @@ const CacheActionSchema = z.strictObject({
   reason: z.string().describe('The numbers that triggered it.'),
   time: z.iso.datetime({ offset: true }).describe('When it was done.'),
   manual: z.boolean().default(false).describe('Whether an operator forced it.'),
+  effect: z
+    .string()
+    .optional()
+    .describe('Transfer: the pool hit rate before and over the polls after, and whether it rose.'),
+});
+
+const PolicyOverrideStatusSchema = z.strictObject({
+  thresholdHitRate: z.number().min(0).max(1).optional().describe('Overridden thresholdHitRate.'),
+  evictionThreshold: z.number().min(0).max(1).optional().describe('Overridden evictionThreshold.'),
+  sustainedPolls: z.int().min(1).optional().describe('Overridden sustainedPolls.'),
+  cooldown: z.string().optional().describe('Overridden cooldown.'),
+  expiresAt: z.iso.datetime({ offset: true }).describe('When the spec thresholds apply again.'),
+  reason: z.string().optional().describe('Why the operator set it.'),
 });
 
 export const InferenceCacheStatusSchema = z
@@ -112,6 +125,25 @@ export const InferenceCacheStatusSchema = z
     maxKvUsage: z.number().min(0).max(1).optional().describe('Highest KV-cache usage of any replica.'),
     replicas: z.array(ReplicaCacheStatusSchema).optional().describe('Per-replica cache statistics.'),
     lastAction: CacheActionSchema.optional().describe('The most recent eviction or transfer.'),
+    suppressedAction: CacheActionSchema.omit({ manual: true, effect: true })
+      .optional()
+      .describe('The last automatic action not taken because automatic actions are paused.'),
+    lastFailure: z
+      .strictObject({
+        action: z.string().describe('The action that failed.'),
+        target: z.string().describe('The replica (or "from -> to" pair).'),
+        error: z.string().describe('What went wrong.'),
+        time: z.iso.datetime({ offset: true }).describe('When.'),
+      })
+      .optional()
+      .describe('The most recent cache action that failed.'),
+    actionsPaused: z
+      .boolean()
+      .optional()
+      .describe('Automatic actions are paused (pauseActions); the loop still polls and reports.'),
+    policyOverride: PolicyOverrideStatusSchema.optional().describe(
+      'Thresholds set with setPolicy that replace the spec until they expire.',
+    ),
     evictions: z.int().min(0).optional().describe('Evictions performed.'),
     transfers: z.int().min(0).optional().describe('Transfers performed.'),
     services: z

@@ -249,29 +249,29 @@ async function writeStatus(state: CacheState, force: boolean): Promise<void> {
             reason: last.reason,
             time: last.time,
             manual: last.manual,
+            ...(last.effect ? { effect: last.effect } : {}),
           },
         }
       : {}),
     evictions: loop.evictions,
     transfers: loop.transfers,
-    ...(loop.lastAction?.effect ? { lastTransferEffect: loop.lastAction.effect } : {}),
-    ...(state.data.lastFailure ? { lastFailure: state.data.lastFailure } : {}),
-    ...(state.data.suppressed
+    // null removes a field (the status is merge-patched).
+    lastFailure: state.data.lastFailure ?? null,
+    suppressedAction: state.data.suppressed
       ? {
-          suppressedAction: {
-            action: state.data.suppressed.action,
-            target: state.data.suppressed.to
-              ? `${state.data.suppressed.target} -> ${state.data.suppressed.to}`
-              : state.data.suppressed.target,
-            reason: state.data.suppressed.reason,
-            time: state.data.suppressed.time,
-          },
+          action: state.data.suppressed.action,
+          target: state.data.suppressed.to
+            ? `${state.data.suppressed.target} -> ${state.data.suppressed.to}`
+            : state.data.suppressed.target,
+          reason: state.data.suppressed.reason,
+          time: state.data.suppressed.time,
         }
-      : {}),
+      : null,
     actionsPaused: state.data.actionsPaused !== undefined,
-    ...(state.data.policyOverride && state.data.policyOverride.expiresAt > Date.now()
-      ? { policyOverride: describeOverride(state.data.policyOverride) }
-      : {}),
+    policyOverride:
+      state.data.policyOverride && state.data.policyOverride.expiresAt > Date.now()
+        ? describeOverride(state.data.policyOverride)
+        : null,
   };
   const message = services.length
     ? `serving ${services.join(', ')}; pool hit rate ${view?.poolHitRate === undefined ? 'unknown' : `${(view.poolHitRate * 100).toFixed(1)}%`}`
@@ -462,6 +462,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   };
   const resumeActions = () => {
     state.data.actionsPaused = undefined;
+    state.data.suppressed = undefined;
     state.dirty = true;
     return { actionsPaused: false };
   };

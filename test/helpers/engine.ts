@@ -19,9 +19,10 @@ export async function startEngineProcess(
   env: DevEnvironment,
   args: string[],
   readyText: RegExp,
+  extraEnv: Record<string, string> = {},
 ): Promise<EngineProcess> {
   const child = spawn('./bin/infctl', args, {
-    env: { ...process.env, ...envExports(env) },
+    env: { ...process.env, ...envExports(env), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -57,7 +58,8 @@ export async function startEngineProcess(
   };
 }
 
-export const startWorker = (env: DevEnvironment) => startEngineProcess(env, ['worker'], /state: 'RUNNING'/);
+export const startWorker = (env: DevEnvironment, extraEnv: Record<string, string> = {}) =>
+  startEngineProcess(env, ['worker'], /state: 'RUNNING'/, extraEnv);
 export const startController = (env: DevEnvironment, pollIntervalMs = 2000) =>
   startEngineProcess(
     env,
@@ -80,4 +82,27 @@ export function infctlFor(env: DevEnvironment) {
     });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
+}
+
+/**
+ * `infctl` without blocking this process: needed when the test process itself serves something infctl's
+ * command reaches (an in-process gateway's admin API).
+ */
+export function infctlAsyncFor(env: DevEnvironment) {
+  return (...args: string[]) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn('./bin/infctl', args, {
+        env: { ...process.env, ...envExports(env) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out, err });
+      });
+    });
 }
