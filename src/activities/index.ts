@@ -120,7 +120,7 @@ export function createActivities(
         ttlSeconds: input.ttlSeconds,
         reason: input.reason,
       });
-      const warm = await warmReplica(input.to, input.model, prompts);
+      const warm = await warmReplica(input.to, input.model, prompts, () => Context.current().heartbeat());
       return {
         gateways: results,
         moved: prompts.length,

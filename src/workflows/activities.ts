@@ -16,9 +16,13 @@ export function rolloutSteps(timeoutMs: number) {
   });
 }
 
-/** Cache actions (evict, transfer): a few attempts, then the loop reports the failure and decides again later. */
+/**
+ * Cache actions (evict, transfer): a few attempts, then the loop reports the failure and decides again later.
+ * They heartbeat, so an action whose worker died is retried within seconds, not at the end of the timeout.
+ */
 export const cacheActions = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '10 seconds',

@@ -60,11 +60,16 @@ export async function startEngineProcess(
 
 export const startWorker = (env: DevEnvironment, extraEnv: Record<string, string> = {}) =>
   startEngineProcess(env, ['worker'], /state: 'RUNNING'/, extraEnv);
-export const startController = (env: DevEnvironment, pollIntervalMs = 2000) =>
+export const startController = (
+  env: DevEnvironment,
+  pollIntervalMs = 2000,
+  extraEnv: Record<string, string> = {},
+) =>
   startEngineProcess(
     env,
     ['controller', '--poll-interval', String(pollIntervalMs), '--resync', '15000'],
     /\[controller\] watching/,
+    extraEnv,
   );
 
 export async function temporalFor(env: DevEnvironment): Promise<Client> {

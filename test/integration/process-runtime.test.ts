@@ -50,6 +50,10 @@ describe('the process runtime', () => {
       '--block-size',
       '32',
       '--enable-sleep-mode',
+      '--time-to-first-token',
+      '20ms',
+      '--inter-token-latency',
+      '10ms',
     ]);
     const { endpoints } = await runtime.observe('demo', 'chat');
     assert.deepEqual(

@@ -67,6 +67,7 @@ export async function warmReplica(
   replica: CacheReplica,
   model: string,
   prompts: WarmPrompt[],
+  heartbeat: () => void = () => {},
   concurrency = 4,
 ): Promise<{ warmed: number; failed: number }> {
   let warmed = 0;
@@ -86,6 +87,7 @@ export async function warmReplica(
           signal: AbortSignal.timeout(30_000),
         });
         await res.text();
+        heartbeat();
         if (res.ok) warmed++;
         else failed++;
       } catch {

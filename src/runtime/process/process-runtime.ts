@@ -94,6 +94,9 @@ function flag(args: readonly string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+const SIMULATOR_TTFT = '20ms';
+const SIMULATOR_ITL = '10ms';
+
 export class ProcessRuntime {
   constructor(private readonly options: ProcessRuntimeOptions) {}
 
@@ -149,6 +152,12 @@ export class ProcessRuntime {
       '--block-size',
       blockSize,
       '--enable-sleep-mode',
+      // The latencies of a small model on one GPU: requests overlap, so KV usage, queues and the cache loop's
+      // decisions have something to show (the simulator's default answers instantly).
+      '--time-to-first-token',
+      SIMULATOR_TTFT,
+      '--inter-token-latency',
+      SIMULATOR_ITL,
     ];
   }
 

@@ -1,0 +1,245 @@
+/**
+ * The engine on the process runtime: the controller and a worker with INFCTL_RUNTIME=process roll an
+ * InferenceService out as local simulator processes, publish their endpoints in its status, and run the
+ * InferenceCache loop against them. The worker is killed with SIGKILL twice, in the middle of the rollout and
+ * in the middle of the cache loop's hysteresis: no replica is started twice and no decision is lost or taken
+ * twice.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
+import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
+import { startController, startWorker, type EngineProcess } from '../helpers/engine.ts';
+import { until, words } from '../helpers/gateway.ts';
+import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+
+const NS = `e2e-proc-${process.pid}`;
+const API = 'production-stack.vllm.ai/v1alpha1';
+const MODEL = 'proc-model';
+// A task queue of its own: workflows other test files left behind must not run on the process runtime.
+const QUEUE = `process-e2e-${process.pid}`;
+const DIR = mkdtempSync(join(tmpdir(), 'infctl-proc-e2e-'));
+let env: DevEnvironment;
+let kubectl: (args: string[], input?: string) => KubectlResult;
+let worker: EngineProcess | undefined;
+let controller: EngineProcess | undefined;
+
+const engineEnv = () => ({ TEMPORAL_TASK_QUEUE: QUEUE });
+const workerEnv = () => ({ ...engineEnv(), INFCTL_RUNTIME: 'process', INFCTL_PROCESS_DIR: DIR });
+const infctl = (...args: string[]) => {
+  const r = spawnSync('./bin/infctl', args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...envExports(env), ...engineEnv() },
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+interface ReplicaRecord {
+  name: string;
+  pid: number;
+  port: number;
+}
+const records = (): ReplicaRecord[] => {
+  const dir = join(DIR, NS);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ReplicaRecord);
+};
+/** Simulator processes listening on `port`, from /proc (a duplicate replica would be a second one). */
+const processesOnPort = (port: number) =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        const i = argv.indexOf('--port');
+        return argv[0]?.endsWith('llm-d-inference-sim') && argv[i + 1] === String(port);
+      } catch {
+        return false;
+      }
+    });
+/** Every running simulator whose model is this test's. */
+const simulatorsOfModel = () =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return argv[0]?.endsWith('llm-d-inference-sim') && argv[argv.indexOf('--model') + 1] === MODEL;
+      } catch {
+        return false;
+      }
+    });
+
+interface ServiceStatus {
+  readyReplicas?: number;
+  endpoints?: { name: string; url: string; ready: boolean }[];
+  conditions?: { type: string; status: string }[];
+}
+const get = <T>(kind: string, name: string): T => {
+  const r = kubectl(['get', kind, name, '-n', NS, '-o', 'json']);
+  return r.code === 0 ? ((JSON.parse(r.stdout) as { status?: T }).status ?? ({} as T)) : ({} as T);
+};
+const serviceStatus = () => get<ServiceStatus>('inferenceservice', 'proc-svc');
+const cacheStatus = () =>
+  get<{ evictions?: number; maxKvUsage?: number; lastAction?: { target: string; reason: string } }>(
+    'inferencecache',
+    'proc-cache',
+  );
+
+function steadyLoad(url: string, concurrency: number) {
+  let running = true;
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
+    for (let n = 0; running; n++)
+      await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          max_tokens: 100,
+          ignore_eos: true,
+          messages: [{ role: 'user', content: words(i * 1000 + n, 400) }],
+        }),
+      }).then(
+        (r) => r.text(),
+        () => '',
+      );
+  });
+  return async () => {
+    running = false;
+    await Promise.all(loops);
+  };
+}
+
+describe('the engine on the process runtime, with worker crashes', () => {
+  before(async () => {
+    env = await useDevEnvironment();
+    kubectl = kubectlFor(env);
+    assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
+    controller = await startController(env, 1000, engineEnv());
+  });
+  after(async () => {
+    // The resources go first, while the controller and worker can tear them down and release their finalizers.
+    kubectl(['delete', 'inferenceservice,inferencecache', '--all', '-n', NS, '--timeout=60s']);
+    kubectl(['delete', 'namespace', NS, '--wait=false']);
+    await worker?.kill();
+    await controller?.kill();
+    for (const r of records())
+      try {
+        process.kill(-r.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    rmSync(DIR, { recursive: true, force: true });
+    await releaseDevEnvironment();
+  });
+
+  it('a worker killed in the middle of the rollout adopts the replicas it started: none is started twice', async () => {
+    worker = await startWorker(env, workerEnv());
+    const apply = (doc: object) => {
+      const r = kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc));
+      assert.equal(r.code, 0, r.stderr);
+    };
+    apply({
+      apiVersion: API,
+      kind: 'InferenceCache',
+      metadata: { name: 'proc-cache' },
+      spec: {
+        modelName: MODEL,
+        kvCacheTransferPolicy: {
+          thresholdHitRate: 0,
+          evictionThreshold: 0.05,
+          sustainedPolls: 3,
+          cooldown: '30s',
+        },
+        pollInterval: '1s',
+        window: '10s',
+      },
+    });
+    apply({
+      apiVersion: API,
+      kind: 'InferenceService',
+      metadata: { name: 'proc-svc' },
+      spec: {
+        modelName: MODEL,
+        inferenceCacheRef: 'proc-cache',
+        runtime: { engine: 'simulator', replicas: 2 },
+      },
+    });
+    // The first replica's state file is written as soon as its process spawned: kill the worker right then.
+    await until('a replica process started', async () => (records().length >= 1 ? true : undefined), 60_000);
+    await worker.kill('SIGKILL');
+    const before = new Map(records().map((r) => [r.name, r.pid]));
+    worker = await startWorker(env, workerEnv());
+    const status = await until(
+      'the service Ready with two endpoints',
+      async () => {
+        const s = serviceStatus();
+        return s.readyReplicas === 2 && s.endpoints?.length === 2 ? s : undefined;
+      },
+      120_000,
+    );
+    const now = records();
+    assert.equal(now.length, 2);
+    for (const [name, pid] of before)
+      assert.equal(now.find((r) => r.name === name)?.pid, pid, `${name} was started again`);
+    for (const r of now) assert.equal(processesOnPort(r.port).length, 1, `processes on port ${r.port}`);
+    assert.equal(simulatorsOfModel().length, 2, 'simulator processes of the model');
+    // The endpoints the gateway reads are the processes.
+    assert.deepEqual(
+      status.endpoints!.map((e) => e.url).sort(),
+      now.map((r) => `http://127.0.0.1:${r.port}`).sort(),
+    );
+    for (const e of status.endpoints!) assert.equal((await fetch(`${e.url}/health`)).status, 200);
+  });
+
+  it('a worker killed while the cache loop counts polls toward an eviction: exactly one eviction afterwards', async () => {
+    const endpoints = serviceStatus().endpoints!;
+    const first = endpoints.find((e) => e.name.endsWith('-0')) ?? endpoints[0]!;
+    const pids = records().map((r) => r.pid);
+    const stop = steadyLoad(first.url, 4);
+    try {
+      // The loop has seen the replica over the threshold (1 of the 3 sustained polls): kill the worker now.
+      await until(
+        'KV usage over the threshold in status',
+        async () => ((cacheStatus().maxKvUsage ?? 0) >= 0.05 ? true : undefined),
+        60_000,
+      );
+      assert.equal(cacheStatus().evictions ?? 0, 0);
+      await worker!.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 2000));
+      worker = await startWorker(env, workerEnv());
+      const status = await until(
+        'an eviction',
+        async () => {
+          const s = cacheStatus();
+          return (s.evictions ?? 0) >= 1 ? s : undefined;
+        },
+        60_000,
+      );
+      assert.equal(status.lastAction?.target, first.name);
+      assert.match(status.lastAction!.reason, /stayed at or above evictionThreshold 5\.0% for 3 polls/);
+      // Still inside the 30 s cooldown: no second eviction.
+      await new Promise((r) => setTimeout(r, 5000));
+      assert.equal(cacheStatus().evictions, 1);
+    } finally {
+      await stop();
+    }
+    const history = infctl('history', `InferenceCache/${NS}/proc-cache`);
+    assert.equal(history.code, 0, history.err);
+    assert.equal(history.out.match(/evictCache/g)?.length, 1, history.out);
+    // The eviction was a sleep/wake cycle, not a restart: the same processes serve.
+    assert.deepEqual(
+      records().map((r) => r.pid),
+      pids,
+    );
+    assert.equal(simulatorsOfModel().length, 2);
+  });
+});
