@@ -562,6 +562,14 @@ export class Gateway {
     };
   }
 
+  /** Counts the request's prefix as served by `endpoint` in its role (the admin API's hot prefixes). */
+  private recordHot(prepared: Prepared, role: EndpointRole, endpoint: EndpointState): void {
+    if (prepared.prefixKey === undefined) return;
+    this.hotPrefixes.record(prepared.model, role, prepared.prefixKey, endpoint.url, Date.now(), () =>
+      warmPrompt(prepared),
+    );
+  }
+
   private recordFailure(endpoint: EndpointState): void {
     if (endpoint.recordFailure(Date.now(), this.options.outlier)) {
       this.metrics.ejections.inc({ endpoint: endpoint.name });
@@ -639,6 +647,7 @@ export class Gateway {
         }),
       );
       prepared.responseHeaders['x-prefill-endpoint'] = endpoint.name;
+      this.recordHot(prepared, 'prefill', endpoint);
       this.metrics.prefillDecode.inc({ model: prepared.model, outcome: 'ok' });
     } catch (err) {
       if (res.destroyed) return;
@@ -719,10 +728,7 @@ export class Gateway {
         );
         continue;
       }
-      if (prepared.prefixKey !== undefined && role !== 'prefill')
-        this.hotPrefixes.record(model, prepared.prefixKey, endpoint.url, Date.now(), () =>
-          warmPrompt(prepared),
-        );
+      this.recordHot(prepared, role, endpoint);
       this.relay(res, upstream, prepared, endpoint, release);
       return;
     }

@@ -9,6 +9,8 @@
 export interface ReplicaSample {
   name: string;
   url: string;
+  /** prefill, decode or both (the default): transfers stay among replicas of one role. */
+  role?: string;
   /** Whether /metrics answered. */
   ok: boolean;
   kvUsage?: number;
@@ -36,6 +38,7 @@ interface WindowEntry {
 
 interface ReplicaHistory {
   url: string;
+  role?: string;
   last?: { hits: number; queries: number };
   window: WindowEntry[];
   kvUsage?: number;
@@ -79,6 +82,7 @@ export interface CacheLoopState {
 
 export interface ReplicaView {
   name: string;
+  role: string;
   hitRate?: number;
   kvUsage?: number;
   queries: number;
@@ -116,6 +120,7 @@ export function recordPoll(
     seen.add(s.name);
     const r = (state.replicas[s.name] ??= { url: s.url, window: [], fullPolls: 0, resets: 0 });
     r.url = s.url;
+    r.role = s.role;
     if (!s.ok) continue;
     r.kvUsage = s.kvUsage;
     r.fullPolls = s.kvUsage !== undefined && s.kvUsage >= policy.evictionThreshold ? r.fullPolls + 1 : 0;
@@ -140,6 +145,7 @@ export function recordPoll(
       const queries = sum(r.window, 'queries');
       return {
         name,
+        role: r.role ?? 'both',
         queries,
         kvUsage: r.kvUsage,
         hitRate: queries > 0 ? sum(r.window, 'hits') / queries : undefined,
@@ -190,14 +196,14 @@ export function decide(
   }
   if (hot && state.lowPolls >= policy.sustainedPolls) {
     const coolest = [...view.replicas]
-      .filter((r) => r.name !== hot.name)
+      .filter((r) => r.name !== hot.name && r.role === hot.role)
       .sort((a, b) => a.queries - b.queries)[0];
     if (!coolest) return undefined;
     return {
       action: 'Transfer',
       target: hot.name,
       to: coolest.name,
-      reason: `pool hit rate ${pct(view.poolHitRate)} stayed below thresholdHitRate ${pct(policy.thresholdHitRate)} for ${state.lowPolls} polls while ${hot.name} took ${hot.queries} of ${view.replicas.reduce((n, r) => n + r.queries, 0)} queried tokens`,
+      reason: `pool hit rate ${pct(view.poolHitRate)} stayed below thresholdHitRate ${pct(policy.thresholdHitRate)} for ${state.lowPolls} polls while ${hot.name} took ${hot.queries} of ${view.replicas.filter((r) => r.role === hot.role).reduce((n, r) => n + r.queries, 0)} queried tokens${hot.role === 'both' ? '' : ` of the ${hot.role} replicas`}`,
       time: new Date(now).toISOString(),
       manual: false,
     };
@@ -205,13 +211,23 @@ export function decide(
   return undefined;
 }
 
+/**
+ * The hot replica, if any: among the replicas of one role (prefill, decode, both), the one whose share of the
+ * role's queries is at least hotShare times the mean; the role with the most lopsided share wins.
+ */
 function hottest(view: PoolView, policy: CachePolicy): ReplicaView | undefined {
-  if (view.replicas.length < 2) return undefined;
-  const total = view.replicas.reduce((n, r) => n + r.queries, 0);
-  if (total === 0) return undefined;
-  const top = [...view.replicas].sort((a, b) => b.queries - a.queries)[0];
-  if (!top) return undefined;
-  return top.queries >= (policy.hotShare * total) / view.replicas.length ? top : undefined;
+  let best: { replica: ReplicaView; ratio: number } | undefined;
+  for (const role of [...new Set(view.replicas.map((r) => r.role))].sort()) {
+    const peers = view.replicas.filter((r) => r.role === role);
+    if (peers.length < 2) continue;
+    const total = peers.reduce((n, r) => n + r.queries, 0);
+    if (total === 0) continue;
+    const top = [...peers].sort((a, b) => b.queries - a.queries || a.name.localeCompare(b.name))[0];
+    if (!top) continue;
+    const ratio = (top.queries * peers.length) / total;
+    if (ratio >= policy.hotShare && (!best || ratio > best.ratio)) best = { replica: top, ratio };
+  }
+  return best?.replica;
 }
 
 /**

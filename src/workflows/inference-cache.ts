@@ -181,6 +181,10 @@ async function transfer(
   const target = replicas.find((r) => r.name === to);
   if (!source) throw unknownReplica(from, spec.modelName, replicas);
   if (!target) throw unknownReplica(to, spec.modelName, replicas);
+  if ((source.role ?? 'both') !== (target.role ?? 'both'))
+    throw ApplicationFailure.nonRetryable(
+      `${from} serves ${source.role ?? 'both'} and ${to} serves ${target.role ?? 'both'}: prefixes move only between replicas of one role`,
+    );
   let result;
   try {
     result = await cacheActions.transferCache({

@@ -172,4 +172,42 @@ describe('cache policy', () => {
     assert.equal(effectivePolicy(policy, override, 10_000).evictionThreshold, policy.evictionThreshold);
     assert.deepEqual(effectivePolicy(policy, override, 50_000), policy);
   });
+
+  it('compares prefill and decode replicas only with their own role', () => {
+    const withRole = (r: ReplicaSample, role: string): ReplicaSample => ({ ...r, role });
+    // One prefill and one decode replica: the prefill takes every prompt token, but has no peer to give to.
+    const pd = emptyCacheLoopState();
+    for (let i = 0; i <= 4; i++) {
+      const view = recordPoll(
+        pd,
+        [
+          withRole(sample('p0', 0.1, 0, i * 1000), 'prefill'),
+          withRole(sample('d0', 0.1, 0, i * 10), 'decode'),
+        ],
+        i * 5_000,
+        policy,
+      );
+      assert.equal(decide(pd, view, i * 5_000, policy), undefined);
+    }
+    // Two prefill replicas, one hot, and a decode replica with the most queries of all: prefill to prefill.
+    const state = emptyCacheLoopState();
+    let action;
+    for (let i = 0; i <= 3; i++) {
+      const view = recordPoll(
+        state,
+        [
+          withRole(sample('p0', 0.1, 0, i * 1000), 'prefill'),
+          withRole(sample('p1', 0.1, 0, i * 100), 'prefill'),
+          withRole(sample('d0', 0.1, 0, i * 5000), 'decode'),
+        ],
+        i * 5_000,
+        policy,
+      );
+      action = decide(state, view, i * 5_000, policy);
+    }
+    assert.equal(action?.action, 'Transfer');
+    assert.equal(action?.target, 'p0');
+    assert.equal(action?.to, 'p1');
+    assert.match(action!.reason, /p0 took 3000 of 3300 queried tokens of the prefill replicas/);
+  });
 });

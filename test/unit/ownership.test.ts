@@ -52,7 +52,12 @@ describe('prefix ownership', () => {
     const r = requestFor(chat(7, 'q'));
     const hashed = s.schedule(r, eps).endpoint;
     const other = eps.find((e) => e !== hashed)!;
-    ownership.assign('m', { key: r.prefixKey!, endpoint: other.url, expiresAt: r.now + 60_000 });
+    ownership.assign('m', {
+      key: r.prefixKey!,
+      role: 'both',
+      endpoint: other.url,
+      expiresAt: r.now + 60_000,
+    });
     const shifted = s.schedule(r, eps);
     assert.equal(shifted.endpoint, other);
     assert.equal(shifted.decidedBy, 'ownership');
@@ -69,13 +74,13 @@ describe('prefix ownership', () => {
     );
     const r = requestFor(chat(8, 'q'));
     const down = new EndpointState({ name: 'down', url: 'http://down', role: 'both', ready: false });
-    ownership.assign('m', { key: r.prefixKey!, endpoint: down.url, expiresAt: r.now + 60_000 });
+    ownership.assign('m', { key: r.prefixKey!, role: 'both', endpoint: down.url, expiresAt: r.now + 60_000 });
     assert.notEqual(s.schedule(r, [...eps, down]).endpoint, down);
   });
 
   it('bounds the table per model, oldest first', () => {
     const table = new OwnershipTable(2);
-    for (let k = 1; k <= 3; k++) table.assign('m', { key: k, endpoint: 'e', expiresAt: 10 });
+    for (let k = 1; k <= 3; k++) table.assign('m', { key: k, role: 'both', endpoint: 'e', expiresAt: 10 });
     assert.deepEqual(
       table.list('m', 0).map((e) => e.key),
       [2, 3],
@@ -88,10 +93,10 @@ describe('hot prefixes', () => {
   it('ranks by decayed request counts and keeps the endpoint that served last', () => {
     const hot = new HotPrefixes(3, 1000);
     const prompt = () => ({ kind: 'completion' as const, prompt: 'p' });
-    for (let i = 0; i < 4; i++) hot.record('m', 1, 'a', 0, prompt);
-    hot.record('m', 2, 'a', 0, prompt);
+    for (let i = 0; i < 4; i++) hot.record('m', 'both', 1, 'a', 0, prompt);
+    hot.record('m', 'both', 2, 'a', 0, prompt);
     // Prefix 3 was busy long ago: after 4 half-lives 8 requests count as 0.5.
-    for (let i = 0; i < 8; i++) hot.record('m', 3, 'b', -4000, prompt);
+    for (let i = 0; i < 8; i++) hot.record('m', 'both', 3, 'b', -4000, prompt);
     assert.deepEqual(
       hot.hottest('m', 0).map((p) => p.key),
       [1, 2, 3],
@@ -100,15 +105,15 @@ describe('hot prefixes', () => {
       hot.hottest('m', 0, 'a').map((p) => p.key),
       [1, 2],
     );
-    hot.record('m', 4, 'a', 0, prompt);
+    hot.record('m', 'both', 4, 'a', 0, prompt);
     assert.equal(hot.hottest('m', 0).length, 3, 'bounded per model');
-    hot.record('m', 1, 'b', 0, prompt);
+    hot.record('m', 'both', 1, 'b', 0, prompt);
     assert.equal(hot.hottest('m', 0).find((p) => p.key === 1)!.endpoint, 'b');
   });
 
   it('keeps no prompt too large to replay', () => {
     const hot = new HotPrefixes();
-    hot.record('m', 1, 'a', 0, () => ({ kind: 'completion', prompt: 'x'.repeat(40_000) }));
+    hot.record('m', 'both', 1, 'a', 0, () => ({ kind: 'completion', prompt: 'x'.repeat(40_000) }));
     assert.equal(hot.hottest('m', 0)[0]!.prompt, undefined);
   });
 });
@@ -118,7 +123,15 @@ describe('the admin API', () => {
   const ownership = new OwnershipTable();
   const admin = new AdminServer(
     { port: 0, host: '127.0.0.1', token: 'a-token-of-sixteen-chars' },
-    { hotPrefixes: hot, ownership, endpoints: () => eps, log: () => {} },
+    {
+      hotPrefixes: hot,
+      ownership,
+      endpoints: () => [
+        ...eps,
+        new EndpointState({ name: 'prefill-0', url: 'http://10.0.1.0:8000', role: 'prefill', ready: true }),
+      ],
+      log: () => {},
+    },
   );
   let base = '';
   const call = async (method: string, path: string, body?: unknown, token = 'a-token-of-sixteen-chars') => {
@@ -134,7 +147,7 @@ describe('the admin API', () => {
     const now = Date.now();
     for (let k = 1; k <= 6; k++)
       for (let n = 0; n < k; n++)
-        hot.record('m', k, eps[0]!.url, now, () => ({ kind: 'completion', prompt: `prompt ${k}` }));
+        hot.record('m', 'both', k, eps[0]!.url, now, () => ({ kind: 'completion', prompt: `prompt ${k}` }));
   });
   after(() => admin.close());
 
@@ -163,8 +176,8 @@ describe('the admin API', () => {
       moved.map((m) => m.key),
       [6, 5, 4],
     );
-    assert.equal(ownership.owner('m', 6, Date.now()), eps[2]!.url);
-    assert.equal(ownership.owner('m', 3, Date.now()), undefined);
+    assert.equal(ownership.owner('m', 'both', 6, Date.now()), eps[2]!.url);
+    assert.equal(ownership.owner('m', 'both', 3, Date.now()), undefined);
     const listed = await call('GET', '/admin/ownership?model=m');
     assert.equal((listed.body.entries as unknown[]).length, 3);
   });
@@ -178,6 +191,12 @@ describe('the admin API', () => {
     assert.equal((invalid.body.error as { param: string }).param, 'to');
     const missing = await call('GET', '/admin/hot-prefixes');
     assert.equal(missing.status, 400);
+  });
+
+  it('moves prefixes only between endpoints of one role', async () => {
+    const r = await call('POST', '/admin/ownership', { model: 'm', from: 'pod-0', to: 'prefill-0' });
+    assert.equal(r.status, 400);
+    assert.match((r.body.error as { message: string }).message, /prefill-0 serves prefill/);
   });
 
   it('clears a model`s ownership', async () => {

@@ -1,9 +1,13 @@
+import type { CacheReplica, CacheReplicaRole } from '../vllm/cache-actions.ts';
 import { LABELS, modelLabelValue, type InferenceGatewaySpec } from '../../api/index.ts';
 import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
 
 interface ServiceResource extends KubeObject {
   spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
-  status?: { readyReplicas?: number; endpoints?: { name?: string; url?: string; ready?: boolean }[] };
+  status?: {
+    readyReplicas?: number;
+    endpoints?: { name?: string; url?: string; ready?: boolean; role?: CacheReplicaRole }[];
+  };
 }
 
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
@@ -29,7 +33,7 @@ export async function cacheReplicas(
   namespace: string,
   model: string,
   cacheName: string,
-): Promise<{ name: string; url: string; engine: 'vllm' | 'simulator' }[]> {
+): Promise<CacheReplica[]> {
   const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
   return all
     .filter((s) => s.spec?.modelName === model && s.spec?.inferenceCacheRef === cacheName)
@@ -40,6 +44,7 @@ export async function cacheReplicas(
           name: e.name as string,
           url: e.url as string,
           engine: s.spec?.runtime?.engine ?? 'vllm',
+          role: e.role ?? 'both',
         })),
     )
     .sort((a, b) => a.name.localeCompare(b.name));

@@ -1,10 +1,14 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
 import type { ReplicaSample } from '../../workflows/cache-policy.ts';
 
+export type CacheReplicaRole = 'both' | 'prefill' | 'decode';
+
 export interface CacheReplica {
   name: string;
   url: string;
   engine: 'vllm' | 'simulator';
+  /** Prefill and decode replicas are compared only with their own kind. */
+  role?: CacheReplicaRole;
 }
 
 const TIMEOUT_MS = 3000;
@@ -18,11 +22,12 @@ export async function scrapeReplicas(replicas: CacheReplica[]): Promise<ReplicaS
     replicas.map(async (r): Promise<ReplicaSample> => {
       try {
         const res = await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        if (!res.ok) return { name: r.name, url: r.url, ok: false };
+        if (!res.ok) return { name: r.name, url: r.url, role: r.role, ok: false };
         const samples = parseExposition(await res.text());
         return {
           name: r.name,
           url: r.url,
+          role: r.role,
           ok: true,
           kvUsage:
             metricSum(samples, 'vllm:kv_cache_usage_perc') ?? metricSum(samples, 'vllm:gpu_cache_usage_perc'),
@@ -32,7 +37,7 @@ export async function scrapeReplicas(replicas: CacheReplica[]): Promise<ReplicaS
           waiting: metricSum(samples, 'vllm:num_requests_waiting'),
         };
       } catch {
-        return { name: r.name, url: r.url, ok: false };
+        return { name: r.name, url: r.url, role: r.role, ok: false };
       }
     }),
   );

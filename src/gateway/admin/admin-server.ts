@@ -126,7 +126,8 @@ export class AdminServer {
         key: p.key,
         endpoint: p.endpoint,
         requests: Math.round(p.score * 100) / 100,
-        owner: this.state.ownership.owner(model, p.key, now) ?? null,
+        role: p.role,
+        owner: this.state.ownership.owner(model, p.role, p.key, now) ?? null,
         ...(withPrompts && p.prompt ? { prompt: p.prompt } : {}),
       }));
       return sendJson(res, 200, { model, prefixes });
@@ -156,10 +157,18 @@ export class AdminServer {
 
   /** Moves the hottest prefixes `from` serves (or the listed keys) to `to`; returns what moved, prompts included. */
   shift(request: OwnershipShift, now: number) {
-    const from = this.endpointUrl(request.from, 'from');
-    const to = this.endpointUrl(request.to, 'to');
+    const fromEndpoint = this.endpoint(request.from, 'from');
+    const toEndpoint = this.endpoint(request.to, 'to');
+    const [from, to] = [fromEndpoint.url, toEndpoint.url];
     if (from === to)
       throw new GatewayError(400, 'invalid_request', 'from and to name the same endpoint', 'to');
+    if (fromEndpoint.role !== toEndpoint.role)
+      throw new GatewayError(
+        400,
+        'invalid_request',
+        `to: a ${fromEndpoint.role} endpoint's prefixes can only move to another ${fromEndpoint.role} endpoint; ${toEndpoint.name} serves ${toEndpoint.role}`,
+        'to',
+      );
     const served = this.state.hotPrefixes.hottest(request.model, now, from);
     const keys = request.keys;
     const chosen = keys
@@ -169,6 +178,7 @@ export class AdminServer {
     for (const p of chosen)
       this.state.ownership.assign(request.model, {
         key: p.key,
+        role: p.role,
         endpoint: to,
         expiresAt,
         reason: request.reason,
@@ -192,6 +202,10 @@ export class AdminServer {
   }
 
   private endpointUrl(text: string, param = 'endpoint'): string {
+    return this.endpoint(text, param).url;
+  }
+
+  private endpoint(text: string, param: string): EndpointState {
     const normalized = text.replace(/\/+$/, '');
     const known = this.state.endpoints();
     const endpoint = known.find((e) => e.url === normalized || e.name === text);
@@ -202,7 +216,7 @@ export class AdminServer {
         `${param}: "${text}" is not an endpoint of this gateway (known: ${known.map((e) => `${e.name} ${e.url}`).join(', ') || 'none'})`,
         param,
       );
-    return endpoint.url;
+    return endpoint;
   }
 }
 

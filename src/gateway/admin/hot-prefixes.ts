@@ -9,6 +9,8 @@ export const HOT_HALF_LIFE_MS = 60_000;
 
 export interface HotPrefix {
   key: number;
+  /** The role of the requests (both, prefill or decode): a P/D request counts once per role. */
+  role: string;
   /** URL of the endpoint that served the prefix last. */
   endpoint: string;
   /** Requests, decayed with HOT_HALF_LIFE_MS to `seenAt`. */
@@ -33,15 +35,17 @@ export class HotPrefixes {
   /** Counts one request; `prompt` is called only for a prefix not yet holding one. */
   record(
     model: string,
+    role: string,
     key: number,
     endpoint: string,
     now: number,
     prompt: () => WarmPrompt | undefined,
   ): void {
-    let entries = this.models.get(model);
+    const name = `${model}\u0000${role}`;
+    let entries = this.models.get(name);
     if (!entries) {
       entries = new Map();
-      this.models.set(model, entries);
+      this.models.set(name, entries);
     }
     const entry = entries.get(key);
     if (entry) {
@@ -53,16 +57,17 @@ export class HotPrefixes {
       entries.set(key, entry);
       return;
     }
-    entries.set(key, { key, endpoint, score: 1, seenAt: now, prompt: bounded(prompt()) });
+    entries.set(key, { key, role, endpoint, score: 1, seenAt: now, prompt: bounded(prompt()) });
     const oldest = entries.keys().next();
     if (entries.size > this.maxPerModel && !oldest.done) entries.delete(oldest.value);
   }
 
-  /** The model's prefixes, hottest first; only those last served by `endpoint` when given. */
+  /** The model's prefixes (every role), hottest first; only those last served by `endpoint` when given. */
   hottest(model: string, now: number, endpoint?: string, limit = this.maxPerModel): HotPrefix[] {
-    const entries = this.models.get(model);
-    if (!entries) return [];
-    return [...entries.values()]
+    const entries: HotPrefix[] = [];
+    for (const [name, map] of this.models)
+      if (name.startsWith(`${model}\u0000`)) entries.push(...map.values());
+    return entries
       .filter((e) => endpoint === undefined || e.endpoint === endpoint)
       .map((e) => ({ ...e, score: this.decayed(e, now) }))
       .sort((a, b) => b.score - a.score || a.key - b.key)

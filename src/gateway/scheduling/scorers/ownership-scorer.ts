@@ -15,7 +15,7 @@ export class OwnershipScorer implements Scorer {
 
   score(request: SchedulingRequest, candidates: readonly EndpointState[], out: Float64Array): void {
     if (request.prefixKey === undefined) return;
-    const owner = this.table.owner(request.model, request.prefixKey, request.now);
+    const owner = this.table.owner(request.model, request.role, request.prefixKey, request.now);
     if (owner === undefined) return;
     for (let i = 0; i < candidates.length; i++) if (candidates[i]!.url === owner) out[i] = 1;
   }
