@@ -4,6 +4,7 @@ import { DEV_USAGE, runDev } from './dev/command.ts';
 import { runValidate } from './validate.ts';
 import { runController, runResourceCommand, runWorker } from './engine.ts';
 import { GATEWAY_USAGE, runGateway } from './gateway.ts';
+import { LOAD_USAGE, runLoad } from './load.ts';
 
 const USAGE = `infctl — inference-controller command line
 
@@ -36,7 +37,7 @@ TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
   infctl resume-actions InferenceCache/<namespace>/<name>
 
 Gateway (the OpenAI-compatible data plane; never talks to Temporal):
-${GATEWAY_USAGE}
+${GATEWAY_USAGE}${LOAD_USAGE}
 Local environment (real components, built or found at pinned versions):
 ${DEV_USAGE}`;
 
@@ -81,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
       return runDev(rest);
     case 'gateway':
       return runGateway(rest);
+    case 'load':
+      return runLoad(rest);
     case 'worker':
       return runWorker();
     case 'controller': {

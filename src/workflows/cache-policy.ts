@@ -116,6 +116,9 @@ export function recordPoll(
   const seen = new Set<string>();
   let pollHits = 0;
   let pollQueries = 0;
+  // Decode replicas of a P/D pair receive their KV cache from prefill: their prefix-cache misses are not the
+  // pool's. The pool is where prompts are prefilled (unless every replica is a decode one).
+  const inPool = (role: string | undefined) => role !== 'decode' || samples.every((s) => s.role === 'decode');
   for (const s of samples) {
     seen.add(s.name);
     const r = (state.replicas[s.name] ??= { url: s.url, window: [], fullPolls: 0, resets: 0 });
@@ -131,8 +134,10 @@ export function recordPoll(
         const dHits = reset ? s.hits : s.hits - r.last.hits;
         const dQueries = reset ? s.queries : s.queries - r.last.queries;
         r.window.push({ at: now, hits: dHits, queries: dQueries });
-        pollHits += dHits;
-        pollQueries += dQueries;
+        if (inPool(s.role)) {
+          pollHits += dHits;
+          pollQueries += dQueries;
+        }
       }
       r.last = { hits: s.hits, queries: s.queries };
     }
@@ -151,8 +156,9 @@ export function recordPoll(
         hitRate: queries > 0 ? sum(r.window, 'hits') / queries : undefined,
       };
     });
-  const totalQueries = replicas.reduce((n, r) => n + r.queries, 0);
-  const totalHits = Object.values(state.replicas).reduce((n, r) => n + sum(r.window, 'hits'), 0);
+  const pool = Object.values(state.replicas).filter((r) => inPool(r.role));
+  const totalQueries = pool.reduce((n, r) => n + sum(r.window, 'queries'), 0);
+  const totalHits = pool.reduce((n, r) => n + sum(r.window, 'hits'), 0);
   const usages = replicas.map((r) => r.kvUsage).filter((u): u is number => u !== undefined);
   return {
     replicas,

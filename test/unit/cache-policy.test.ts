@@ -208,6 +208,18 @@ describe('cache policy', () => {
     assert.equal(action?.action, 'Transfer');
     assert.equal(action?.target, 'p0');
     assert.equal(action?.to, 'p1');
+    // The decode replica's misses (its KV cache comes from prefill) are not the pool's.
+    const view = recordPoll(
+      state,
+      [
+        withRole(sample('p0', 0.1, 900, 4000), 'prefill'),
+        withRole(sample('p1', 0.1, 0, 400), 'prefill'),
+        withRole(sample('d0', 0.1, 0, 20000), 'decode'),
+      ],
+      20_000,
+      policy,
+    );
+    assert.equal(view.pollHitRate, 900 / 1100);
     assert.match(action!.reason, /p0 took 3000 of 3300 queried tokens of the prefill replicas/);
   });
 });
