@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { stringify } from 'yaml';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
+import { freePort } from '../../src/cli/dev/processes.ts';
 import { metricSum, parseExposition } from '../../src/metrics/exposition.ts';
-import { specSignal, workflowIdFor } from '../../src/workflows/messages.ts';
-import { CrKind, CrName, CrNamespace } from '../../src/workflows/search-attributes.ts';
 import {
   releaseDevEnvironment,
   startSimulator,
@@ -13,16 +11,23 @@ import {
   type Simulator,
 } from '../helpers/components.ts';
 import { infctlFor, startWorker, temporalFor, type EngineProcess } from '../helpers/engine.ts';
-import { until, words } from '../helpers/gateway.ts';
+import { until } from '../helpers/gateway.ts';
+import {
+  applyCacheFixture,
+  startCacheWorkflow,
+  steadyLoad,
+  stopCacheWorkflow,
+  type CacheFixture,
+} from '../helpers/cache.ts';
 import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-cache-${process.pid}`;
-const API = 'production-stack.vllm.ai/v1alpha1';
 const MODEL = 'llama3-70b';
 let env: DevEnvironment;
 let kubectl: (args: string[], input?: string) => KubectlResult;
 let temporal: Client;
 let worker: EngineProcess | undefined;
+let metricsAddress = '';
 const sims: Simulator[] = [];
 
 interface CacheStatus {
@@ -40,31 +45,22 @@ const kvUsage = async (sim: Simulator) =>
   metricSum(parseExposition(await (await fetch(`${sim.url}/metrics`)).text()), 'vllm:kv_cache_usage_perc') ??
   0;
 
-/** Keeps `concurrency` long streaming requests running against one simulator until stopped. */
-function steadyLoad(sim: Simulator, concurrency: number) {
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async (_, i) => {
-    for (let n = 0; running; n++) {
-      await fetch(`${sim.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: MODEL,
-          max_tokens: 100,
-          ignore_eos: true,
-          messages: [{ role: 'user', content: words(i * 1000 + n, 400) }],
-        }),
-      }).then(
-        (r) => r.text(),
-        () => '',
-      );
-    }
-  });
-  return async () => {
-    running = false;
-    await Promise.all(loops);
-  };
-}
+const fixture = (): CacheFixture => ({
+  namespace: NS,
+  model: MODEL,
+  cacheSpec: {
+    modelName: MODEL,
+    kvCacheTransferPolicy: {
+      thresholdHitRate: 0.1,
+      evictionThreshold: 0.5,
+      sustainedPolls: 2,
+      cooldown: '20s',
+    },
+    pollInterval: '1s',
+    window: '30s',
+  },
+  endpoints: sims.map((s, i) => ({ name: `chat-svc-${i}`, url: s.url })),
+});
 
 describe('the InferenceCache observe-and-act loop against simulators', () => {
   before(async () => {
@@ -90,70 +86,14 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
           env: { VLLM_SERVER_DEV_MODE: '1' },
         }),
       );
-    const apply = (doc: object) =>
-      assert.equal(kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc)).code, 0);
-    apply({
-      apiVersion: API,
-      kind: 'InferenceService',
-      metadata: { name: 'chat-svc' },
-      spec: {
-        modelName: MODEL,
-        backendRef: 'chat-backend',
-        inferenceCacheRef: 'chat-cache',
-        runtime: { engine: 'simulator' },
-      },
-    });
-    const cacheSpec = {
-      modelName: MODEL,
-      kvCacheTransferPolicy: {
-        thresholdHitRate: 0.1,
-        evictionThreshold: 0.5,
-        sustainedPolls: 2,
-        cooldown: '20s',
-      },
-      pollInterval: '1s',
-      window: '30s',
-    };
-    apply({ apiVersion: API, kind: 'InferenceCache', metadata: { name: 'chat-cache' }, spec: cacheSpec });
-    // The replicas, as the service's rollout would publish them.
-    const patch = {
-      status: {
-        endpoints: sims.map((s, i) => ({ name: `chat-svc-${i}`, url: s.url, role: 'both', ready: true })),
-      },
-    };
-    const r = kubectl([
-      'patch',
-      'inferenceservice',
-      'chat-svc',
-      '-n',
-      NS,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify(patch),
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    worker = await startWorker(env);
-    // Started as the controller starts it (the service's own workflow is left out: it would publish kwok pod IPs).
-    await temporal.workflow.signalWithStart('InferenceCacheWorkflow', {
-      taskQueue: 'inference-controller',
-      workflowId: workflowIdFor('InferenceCache', NS, 'chat-cache'),
-      args: [{ namespace: NS, name: 'chat-cache' }],
-      typedSearchAttributes: [
-        { key: CrKind, value: 'InferenceCache' },
-        { key: CrNamespace, value: NS },
-        { key: CrName, value: 'chat-cache' },
-      ],
-      signal: specSignal,
-      signalArgs: [{ spec: cacheSpec, generation: 1 }],
-    });
+    applyCacheFixture(kubectl, fixture());
+    metricsAddress = `127.0.0.1:${await freePort()}`;
+    worker = await startWorker(env, { INFCTL_WORKER_METRICS_ADDRESS: metricsAddress });
+    await startCacheWorkflow(temporal, fixture());
   });
   after(async () => {
     await worker?.kill();
-    await temporal?.workflow
-      .getHandle(workflowIdFor('InferenceCache', NS, 'chat-cache'))
-      .terminate()
-      .catch(() => {});
+    await stopCacheWorkflow(temporal, NS);
     await temporal?.connection.close();
     kubectl(['delete', 'namespace', NS, '--wait=false']);
     for (const s of sims) s.stop();
@@ -166,7 +106,7 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
       async () => (cacheStatus().replicas?.length === 2 ? true : undefined),
       30_000,
     );
-    const stop = steadyLoad(sims[0]!, 3);
+    const stop = steadyLoad(sims[0]!.url, MODEL, 3);
     try {
       const status = await until(
         'an eviction',
@@ -193,6 +133,16 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
     const history = infctlFor(env)('history', `InferenceCache/${NS}/chat-cache`);
     assert.equal(history.code, 0, history.err);
     assert.equal(history.out.match(/evictCache/g)?.length, 1, history.out);
+    // Counted in the worker's metrics: one automatic eviction done.
+    const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    assert.match(
+      metrics,
+      /inference_cache_actions\{[^}]*action="Evict"[^}]*outcome="done"[^}]*trigger="automatic"[^}]*\} 1\b/,
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('inference_cache'))
+        .join('\n'),
+    );
   });
 
   it('forceEvict through infctl evicts the named replica and says it was manual', async () => {
@@ -213,7 +163,7 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
   it('a paused loop takes no automatic action, and acts again once resumed', async () => {
     assert.equal(infctlFor(env)('pause', `InferenceCache/${NS}/chat-cache`, 'maintenance').code, 0);
     // Past the cooldown of the first eviction, with the replica full again.
-    const stop = steadyLoad(sims[0]!, 3);
+    const stop = steadyLoad(sims[0]!.url, MODEL, 3);
     try {
       await new Promise((r) => setTimeout(r, 22_000));
       assert.equal(cacheStatus().evictions, 2);

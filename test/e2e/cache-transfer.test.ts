@@ -7,11 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { stringify } from 'yaml';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { freePort } from '../../src/cli/dev/processes.ts';
-import { specSignal, workflowIdFor } from '../../src/workflows/messages.ts';
-import { CrKind, CrName, CrNamespace } from '../../src/workflows/search-attributes.ts';
+import {
+  applyCacheFixture,
+  startCacheWorkflow,
+  stopCacheWorkflow,
+  type CacheFixture,
+} from '../helpers/cache.ts';
 import {
   releaseDevEnvironment,
   startSimulator,
@@ -29,7 +32,6 @@ import { chat, startGateway, until, type RunningGateway } from '../helpers/gatew
 import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-transfer-${process.pid}`;
-const API = 'production-stack.vllm.ai/v1alpha1';
 const MODEL = 'llama3-70b';
 const TOKEN = `test-admin-token-${process.pid}`;
 const CACHE = `InferenceCache/${NS}/chat-cache`;
@@ -90,6 +92,23 @@ function skewedLoad(prefixes: number[]) {
   };
 }
 
+const fixture = (endpoints: { name: string; url: string }[]): CacheFixture => ({
+  namespace: NS,
+  model: MODEL,
+  cacheSpec: {
+    modelName: MODEL,
+    kvCacheTransferPolicy: {
+      thresholdHitRate: 0.5,
+      evictionThreshold: 0.99,
+      sustainedPolls: 2,
+      cooldown: '60s',
+    },
+    pollInterval: '1s',
+    window: '10s',
+  },
+  endpoints,
+});
+
 describe('the InferenceCache Transfer action against simulators and the gateway', () => {
   before(async () => {
     env = await useDevEnvironment();
@@ -125,69 +144,18 @@ describe('the InferenceCache Transfer action against simulators and the gateway'
       },
       { admin: { port: 0, host: '127.0.0.1', token: TOKEN } },
     );
-    const apply = (doc: object) =>
-      assert.equal(kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc)).code, 0);
-    apply({
-      apiVersion: API,
-      kind: 'InferenceService',
-      metadata: { name: 'chat-svc' },
-      spec: {
-        modelName: MODEL,
-        backendRef: 'chat-backend',
-        inferenceCacheRef: 'chat-cache',
-        runtime: { engine: 'simulator' },
-      },
-    });
-    const cacheSpec = {
-      modelName: MODEL,
-      kvCacheTransferPolicy: {
-        thresholdHitRate: 0.5,
-        evictionThreshold: 0.99,
-        sustainedPolls: 2,
-        cooldown: '60s',
-      },
-      pollInterval: '1s',
-      window: '10s',
-    };
-    apply({ apiVersion: API, kind: 'InferenceCache', metadata: { name: 'chat-cache' }, spec: cacheSpec });
-    const patch = { status: { endpoints: endpoints.map((e) => ({ ...e, role: 'both', ready: true })) } };
-    const r = kubectl([
-      'patch',
-      'inferenceservice',
-      'chat-svc',
-      '-n',
-      NS,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify(patch),
-    ]);
-    assert.equal(r.code, 0, r.stderr);
+    applyCacheFixture(kubectl, fixture(endpoints));
     metricsAddress = `127.0.0.1:${await freePort()}`;
     worker = await startWorker(env, {
       INFCTL_GATEWAY_ADMIN_URLS: `http://127.0.0.1:${gw.gateway.adminPort}`,
       INFCTL_GATEWAY_ADMIN_TOKEN: TOKEN,
       INFCTL_WORKER_METRICS_ADDRESS: metricsAddress,
     });
-    await temporal.workflow.signalWithStart('InferenceCacheWorkflow', {
-      taskQueue: 'inference-controller',
-      workflowId: workflowIdFor('InferenceCache', NS, 'chat-cache'),
-      args: [{ namespace: NS, name: 'chat-cache' }],
-      typedSearchAttributes: [
-        { key: CrKind, value: 'InferenceCache' },
-        { key: CrNamespace, value: NS },
-        { key: CrName, value: 'chat-cache' },
-      ],
-      signal: specSignal,
-      signalArgs: [{ spec: cacheSpec, generation: 1 }],
-    });
+    await startCacheWorkflow(temporal, fixture(endpoints));
   });
   after(async () => {
     await worker?.kill();
-    await temporal?.workflow
-      .getHandle(workflowIdFor('InferenceCache', NS, 'chat-cache'))
-      .terminate()
-      .catch(() => {});
+    await stopCacheWorkflow(temporal, NS);
     await temporal?.connection.close();
     await gw?.stop();
     kubectl(['delete', 'namespace', NS, '--wait=false']);

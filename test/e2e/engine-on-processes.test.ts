@@ -15,7 +15,8 @@ import { stringify } from 'yaml';
 import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import { startController, startWorker, type EngineProcess } from '../helpers/engine.ts';
-import { until, words } from '../helpers/gateway.ts';
+import { until } from '../helpers/gateway.ts';
+import { steadyLoad } from '../helpers/cache.ts';
 import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-proc-${process.pid}`;
@@ -93,30 +94,6 @@ const cacheStatus = () =>
     'inferencecache',
     'proc-cache',
   );
-
-function steadyLoad(url: string, concurrency: number) {
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async (_, i) => {
-    for (let n = 0; running; n++)
-      await fetch(`${url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: MODEL,
-          max_tokens: 100,
-          ignore_eos: true,
-          messages: [{ role: 'user', content: words(i * 1000 + n, 400) }],
-        }),
-      }).then(
-        (r) => r.text(),
-        () => '',
-      );
-  });
-  return async () => {
-    running = false;
-    await Promise.all(loops);
-  };
-}
 
 describe('the engine on the process runtime, with worker crashes', () => {
   before(async () => {
@@ -204,7 +181,7 @@ describe('the engine on the process runtime, with worker crashes', () => {
     const endpoints = serviceStatus().endpoints!;
     const first = endpoints.find((e) => e.name.endsWith('-0')) ?? endpoints[0]!;
     const pids = records().map((r) => r.pid);
-    const stop = steadyLoad(first.url, 4);
+    const stop = steadyLoad(first.url, MODEL, 4);
     try {
       // The loop has seen the replica over the threshold (1 of the 3 sustained polls): kill the worker now.
       await until(
