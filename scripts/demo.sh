@@ -73,6 +73,7 @@ echo "==> applying the five original examples (engine: simulator; cache loop pol
 } | kubectl apply -f -
 applied=yes
 kubectl wait --for=condition=Ready --timeout=180s inferenceservice/llama3-chatbot-service
+kubectl wait --for=condition=Ready --timeout=30s prefilldecodingdisaggregation/pdd-llama3-chatbot || true
 echo
 kubectl get inference
 echo

@@ -114,7 +114,8 @@ export interface PodPairing {
 
 /**
  * Pairs ready prefill pods with ready decode pods of a model, same zone first, then any zone; decode pods are
- * shared round-robin when there are more prefill pods.
+ * shared round-robin when there are more prefill pods. Without pods (replicas as local processes), the ready
+ * prefill and decode endpoints the model's services publish are paired the same way.
  */
 export async function pairPrefillDecode(
   kube: KubeClient,
@@ -138,8 +139,23 @@ export async function pairPrefillDecode(
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   };
-  const prefill = await ready('prefill');
-  const decode = await ready('decode');
+  let prefill = await ready('prefill');
+  let decode = await ready('decode');
+  if (prefill.length === 0 && decode.length === 0) {
+    // No pods: replicas that run elsewhere (the process runtime) are the services' published endpoints.
+    const services = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
+    const endpoints = services
+      .filter((s) => s.spec?.modelName === model)
+      .flatMap((s) => s.status?.endpoints ?? [])
+      .filter((e) => e.ready && e.name);
+    const named = (role: string) =>
+      endpoints
+        .filter((e) => e.role === role)
+        .map((e) => ({ name: e.name as string }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    prefill = named('prefill');
+    decode = named('decode');
+  }
   const pairs: PodPairing['pairs'] = [];
   const load = new Map<string, number>(decode.map((d) => [d.name, 0]));
   for (const p of prefill) {
