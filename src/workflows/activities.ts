@@ -1,9 +1,12 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 
-/** Short steps: reads, renders, applies and status writes. */
+/**
+ * Short steps: reads, renders, applies and status writes, each done in seconds. The timeout is also how long a
+ * step whose worker died waits before another worker retries it, so it is kept short.
+ */
 export const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 

@@ -199,7 +199,8 @@ describe('the engine on the process runtime, with worker crashes', () => {
           const s = cacheStatus();
           return (s.evictions ?? 0) >= 1 ? s : undefined;
         },
-        60_000,
+        // A step the killed worker had started is retried after its 30 s start-to-close timeout.
+        90_000,
       );
       assert.equal(status.lastAction?.target, first.name);
       assert.match(status.lastAction!.reason, /stayed at or above evictionThreshold 5\.0% for 3 polls/);
@@ -218,5 +219,54 @@ describe('the engine on the process runtime, with worker crashes', () => {
       pids,
     );
     assert.equal(simulatorsOfModel().length, 2);
+  });
+
+  it('a PrefillDecodingDisaggregation splits the processes into prefill and decode and pairs their endpoints', async () => {
+    const pdd = {
+      apiVersion: API,
+      kind: 'PrefillDecodingDisaggregation',
+      metadata: { name: 'proc-pdd' },
+      spec: { modelName: MODEL, prefill: { replicas: 1 }, decode: { replicas: 1 } },
+    };
+    const r = kubectl(['apply', '-n', NS, '-f', '-'], stringify(pdd));
+    assert.equal(r.code, 0, r.stderr);
+    const patched = kubectl([
+      'patch',
+      'inferencecache',
+      'proc-cache',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { pddRef: 'proc-pdd' } }),
+    ]);
+    assert.equal(patched.code, 0, patched.stderr);
+    const roles = await until(
+      'one prefill and one decode endpoint',
+      async () => {
+        const endpoints = serviceStatus().endpoints ?? [];
+        const roles = endpoints
+          .filter((e) => e.ready)
+          .map((e) => (e as { role?: string }).role)
+          .sort();
+        return roles.join(',') === 'decode,prefill' ? endpoints : undefined;
+      },
+      90_000,
+    );
+    const status = await until(
+      'the PDD pairs the two endpoints',
+      async () => {
+        const s = get<{ prefillPod?: string; decodeTargetPod?: string }>(
+          'prefilldecodingdisaggregation',
+          'proc-pdd',
+        );
+        return s.prefillPod && s.decodeTargetPod ? s : undefined;
+      },
+      30_000,
+    );
+    const named = (role: string) => roles.find((e) => (e as { role?: string }).role === role)?.name;
+    assert.equal(status.prefillPod, named('prefill'));
+    assert.equal(status.decodeTargetPod, named('decode'));
+    assert.equal(simulatorsOfModel().length, 2, 'the old replicas were replaced, not kept beside the new');
   });
 });
