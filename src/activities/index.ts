@@ -96,15 +96,13 @@ export function createActivities(
       return evictReplicaCache(input.replica);
     },
     /**
-     * Transfer: every gateway moves up to `count` of the hottest prefixes `from` serves to `to`, then `to` is
-     * warmed with prefill-only replays of them. The input carries the reason with the numbers (the audit).
+     * Transfer: every gateway moves half of the hottest prefixes `from` serves to `to`, then `to` is warmed
+     * with prefill-only replays of them. The input carries the reason with the numbers (the audit).
      */
     async transferCache(input: {
       model: string;
       from: CacheReplica;
       to: CacheReplica;
-      /** How many of the hottest prefixes; default half of those `from` serves. */
-      count?: number;
       ttlSeconds: number;
       reason: string;
     }) {
@@ -116,7 +114,6 @@ export function createActivities(
         model: input.model,
         from: input.from.url,
         to: input.to.url,
-        count: input.count,
         ttlSeconds: input.ttlSeconds,
         reason: input.reason,
       });

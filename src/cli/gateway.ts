@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { integer } from './flags.ts';
 import { DEFAULT_GATEWAY_OPTIONS, Gateway } from '../gateway/gateway.ts';
 import { KubernetesRouteSource } from '../gateway/routes/kubernetes-source.ts';
 import type { RouteSource } from '../gateway/routes/route-table.ts';
@@ -16,14 +17,6 @@ export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway
       --admin-port <port>  --admin-host 127.0.0.1  --admin-token-file <file> (else INFCTL_GATEWAY_ADMIN_TOKEN)
           The admin API (hot prefixes, prefix ownership shifts) for the cache control loop; off without a port.
 `;
-
-function integer(value: string | undefined, flag: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${flag} takes an integer of at least ${min}, not "${value}"`);
-  return n;
-}
 
 export async function runGateway(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -4,6 +4,8 @@
  * `--hot-spot` first finds documents the gateway sends to one replica, the skew that makes a replica hot.
  */
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../api/index.ts';
+import { integer } from './flags.ts';
 
 export const LOAD_USAGE = `  infctl load --url <gateway> --model <model> [--prompts 32] [--words 900] [--concurrency 2]
       [--duration 60s] [--hot-spot] [--report-every 5s]
@@ -12,17 +14,14 @@ export const LOAD_USAGE = `  infctl load --url <gateway> --model <model> [--prom
       Prints requests, errors, latency and where requests went every --report-every.
 `;
 
-const seconds = (text: string, flag: string) => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-  if (!m) throw new Error(`${flag} takes a duration such as 30s or 2m, not "${text}"`);
-  return Number(m[1]) * ({ ms: 0.001, s: 1, m: 60 }[m[2] ?? 's'] ?? 1);
-};
-const count = (text: string | undefined, flag: string, fallback: number) => {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a positive integer, not "${text}"`);
-  return n;
-};
+/** Milliseconds of a duration flag (30s, 2m, 500ms), with the flag named when it is not one. */
+function durationFlag(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new Error(`${flag} takes a duration such as 30s or 2m, not "${text}"`);
+  }
+}
 
 /** A document of `words` lowercase pseudo-words, different for every seed. */
 export function documentText(seed: number, words: number): string {
@@ -90,11 +89,11 @@ export async function runLoad(args: string[]): Promise<number> {
   if (!values.url || !values.model) throw new Error(`--url and --model are required\n${LOAD_USAGE}`);
   const url = values.url.replace(/\/+$/, '');
   const model = values.model;
-  const prompts = count(values.prompts, '--prompts', 32);
-  const words = count(values.words, '--words', 900);
-  const concurrency = count(values.concurrency, '--concurrency', 2);
-  const durationMs = seconds(values.duration, '--duration') * 1000;
-  const reportMs = seconds(values['report-every'], '--report-every') * 1000;
+  const prompts = integer(values.prompts, '--prompts', 32);
+  const words = integer(values.words, '--words', 900);
+  const concurrency = integer(values.concurrency, '--concurrency', 2);
+  const durationMs = durationFlag(values.duration, '--duration');
+  const reportMs = durationFlag(values['report-every'], '--report-every');
 
   let seeds = Array.from({ length: prompts }, (_, i) => i);
   if (values['hot-spot']) {

@@ -33,6 +33,7 @@ import {
   CompletionRequestSchema,
   EmbeddingRequestSchema,
   parseBody,
+  readBody,
 } from './request-body.ts';
 import {
   RouteTable,
@@ -314,7 +315,7 @@ export class Gateway {
     path: string,
   ): Promise<void> {
     const started = performance.now();
-    const raw = await this.readBody(req);
+    const raw = await readBody(req, this.options.maxBodyBytes, "the gateway's --max-body-bytes");
     const prepared = await this.prepare(req, raw, kind, started);
     if (!prepared) return;
     const { target } = prepared;
@@ -370,32 +371,6 @@ export class Gateway {
       if (res.destroyed) return;
     }
     await this.proxy(req, res, prepared, endpoints, role, path);
-  }
-
-  private async readBody(req: IncomingMessage): Promise<Buffer> {
-    const limit = this.options.maxBodyBytes;
-    const tooLarge = () =>
-      new GatewayError(
-        413,
-        'request_too_large',
-        `The request body exceeds ${limit} bytes (the gateway's --max-body-bytes).`,
-      );
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      throw tooLarge();
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        req.resume();
-        throw tooLarge();
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
   }
 
   private async prepare(

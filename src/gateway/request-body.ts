@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { GatewayError } from './errors.ts';
 
@@ -35,6 +36,30 @@ export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
 
 /** Parses a JSON body with a schema; the error names the first wrong field the way OpenAI does (`param`). */
+/**
+ * Reads a request body of at most `limit` bytes; a larger one (declared or streamed) is a 413 naming `limitName`.
+ */
+export async function readBody(req: IncomingMessage, limit: number, limitName: string): Promise<Buffer> {
+  const tooLarge = () =>
+    new GatewayError(413, 'request_too_large', `The request body exceeds ${limit} bytes (${limitName}).`);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 export function parseBody<T>(schema: z.ZodType<T>, raw: Buffer): T {
   let json: unknown;
   try {

@@ -353,6 +353,12 @@ function parsePolicyRequest(request: SetPolicyRequest, now: number): PolicyOverr
   };
 }
 
+const forcedReason = (reason?: string) => `forced by an operator${reason ? `: ${reason}` : ''}`;
+
+function validEvict(request: ForceEvictRequest): boolean {
+  return typeof request?.replica === 'string' && request.replica.length > 0;
+}
+
 function validTransfer(request: ForceTransferRequest): boolean {
   return (
     typeof request === 'object' &&
@@ -380,26 +386,20 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   setHandler(
     forceEvictUpdate,
     async (request) => {
-      const action = await evict(
-        state,
-        request.replica,
-        `forced by an operator${request.reason ? `: ${request.reason}` : ''}`,
-        true,
-      );
+      const action = await evict(state, request.replica, forcedReason(request.reason), true);
       await writeStatus(state, false);
       return action;
     },
     {
       validator: (request) => {
-        if (typeof request?.replica !== 'string' || request.replica.length === 0)
+        if (!validEvict(request))
           throw new Error('forceEvict takes {replica: <replica name>, reason?: string}');
         if (state.spec === undefined) throw new Error('the InferenceCache has no spec yet');
       },
     },
   );
   setHandler(forceEvictSignal, (request) => {
-    if (typeof request?.replica !== 'string' || request.replica.length === 0)
-      return ignore(state, `forceEvict: ${JSON.stringify(request)?.slice(0, 200)}`);
+    if (!validEvict(request)) return ignore(state, `forceEvict: ${JSON.stringify(request)?.slice(0, 200)}`);
     state.data.pending.push(request);
     state.dirty = true;
   });
@@ -407,13 +407,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   setHandler(
     forceTransferUpdate,
     async (request) => {
-      const action = await transfer(
-        state,
-        request.from,
-        request.to,
-        `forced by an operator${request.reason ? `: ${request.reason}` : ''}`,
-        true,
-      );
+      const action = await transfer(state, request.from, request.to, forcedReason(request.reason), true);
       await writeStatus(state, false);
       return action;
     },
@@ -524,25 +518,14 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     });
     for (const request of state.data.pending.splice(0)) {
       try {
-        await evict(
-          state,
-          request.replica,
-          `forced by an operator${request.reason ? `: ${request.reason}` : ''}`,
-          true,
-        );
+        await evict(state, request.replica, forcedReason(request.reason), true);
       } catch (err) {
         log.warn('forced eviction failed', { replica: request.replica, error: causeOf(err) });
       }
     }
     for (const request of (state.data.pendingTransfers ?? []).splice(0)) {
       try {
-        await transfer(
-          state,
-          request.from,
-          request.to,
-          `forced by an operator${request.reason ? `: ${request.reason}` : ''}`,
-          true,
-        );
+        await transfer(state, request.from, request.to, forcedReason(request.reason), true);
       } catch (err) {
         log.warn('forced transfer failed', { from: request.from, to: request.to, error: causeOf(err) });
       }

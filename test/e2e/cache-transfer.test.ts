@@ -233,7 +233,8 @@ describe('the InferenceCache Transfer action against simulators and the gateway'
     const r = await infctlAsyncFor(env)('transfer', CACHE, 'chat-svc-1', 'chat-svc-0', 'rebalance', 'back');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /"manual": true/);
-    assert.match(r.out, /forced by an operator: rebalance back; moved \d+ hot prefixes/);
+    // chat-svc-1 served the prefixes moved to it, so some move back.
+    assert.match(r.out, /forced by an operator: rebalance back; moved [1-9]\d* hot prefixes/);
     const status = await until('status shows the forced transfer', async () => {
       const s = cacheStatus();
       return s.transfers === 2 ? s : undefined;

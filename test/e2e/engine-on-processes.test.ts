@@ -11,12 +11,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import { envExports, type DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import { startController, startWorker, type EngineProcess } from '../helpers/engine.ts';
 import { until } from '../helpers/gateway.ts';
-import { steadyLoad } from '../helpers/cache.ts';
+import { applyDoc, steadyLoad } from '../helpers/cache.ts';
 import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-proc-${process.pid}`;
@@ -120,10 +119,7 @@ describe('the engine on the process runtime, with worker crashes', () => {
 
   it('a worker killed in the middle of the rollout adopts the replicas it started: none is started twice', async () => {
     worker = await startWorker(env, workerEnv());
-    const apply = (doc: object) => {
-      const r = kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc));
-      assert.equal(r.code, 0, r.stderr);
-    };
+    const apply = (doc: object) => applyDoc(kubectl, NS, doc);
     apply({
       apiVersion: API,
       kind: 'InferenceCache',
@@ -153,6 +149,8 @@ describe('the engine on the process runtime, with worker crashes', () => {
     // The first replica's state file is written as soon as its process spawned: kill the worker right then.
     await until('a replica process started', async () => (records().length >= 1 ? true : undefined), 60_000);
     await worker.kill('SIGKILL');
+    // The rollout was cut short: the service is not Ready (a kill after the rollout would test nothing).
+    assert.notEqual(serviceStatus().readyReplicas, 2, 'the rollout had finished before the kill');
     const before = new Map(records().map((r) => [r.name, r.pid]));
     worker = await startWorker(env, workerEnv());
     const status = await until(
@@ -228,8 +226,7 @@ describe('the engine on the process runtime, with worker crashes', () => {
       metadata: { name: 'proc-pdd' },
       spec: { modelName: MODEL, prefill: { replicas: 1 }, decode: { replicas: 1 } },
     };
-    const r = kubectl(['apply', '-n', NS, '-f', '-'], stringify(pdd));
-    assert.equal(r.code, 0, r.stderr);
+    applyDoc(kubectl, NS, pdd);
     const patched = kubectl([
       'patch',
       'inferencecache',

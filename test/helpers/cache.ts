@@ -23,10 +23,7 @@ export interface CacheFixture {
  * given endpoints (its own workflow is left out: on Kubernetes it would publish kwok pod IPs).
  */
 export function applyCacheFixture(kubectl: Kubectl, f: CacheFixture): void {
-  const apply = (doc: object) => {
-    const r = kubectl(['apply', '-n', f.namespace, '-f', '-'], stringify(doc));
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (doc: object) => applyDoc(kubectl, f.namespace, doc);
   apply({
     apiVersion: API,
     kind: 'InferenceService',
@@ -51,6 +48,12 @@ export function applyCacheFixture(kubectl: Kubectl, f: CacheFixture): void {
     '-p',
     JSON.stringify(patch),
   ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** `kubectl apply` of one document, asserting it was accepted. */
+export function applyDoc(kubectl: Kubectl, namespace: string, doc: object): void {
+  const r = kubectl(['apply', '-n', namespace, '-f', '-'], stringify(doc));
   assert.equal(r.code, 0, r.stderr);
 }
 

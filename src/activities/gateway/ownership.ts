@@ -23,13 +23,13 @@ export interface ShiftResult {
 const TIMEOUT_MS = 5000;
 
 /**
- * Asks every gateway to move up to `count` of the hottest prefixes `from` serves to `to`. Returns each
+ * Asks every gateway to move half of the hottest prefixes `from` serves to `to` (the gateway's default). Returns each
  * gateway's answer and the union of the moved prompts. Throws when no gateway could be reached, so the
  * activity retries; a gateway that does not know the endpoints is reported, not fatal.
  */
 export async function shiftOwnership(
   admin: GatewayAdmin,
-  request: { model: string; from: string; to: string; count?: number; reason: string; ttlSeconds: number },
+  request: { model: string; from: string; to: string; reason: string; ttlSeconds: number },
 ): Promise<{ results: ShiftResult[]; prompts: WarmPrompt[] }> {
   const prompts = new Map<number, WarmPrompt>();
   const results = await Promise.all(

@@ -27,16 +27,22 @@ export async function servicesForModel(
     .sort();
 }
 
-/** The ready replicas of the services of a model that use a cache, as their status lists them. */
-export async function cacheReplicas(
+/**
+ * The ready replicas the services of a model publish in their status (only the services that use `cacheName`
+ * when given), sorted by name.
+ */
+async function publishedReplicas(
   kube: KubeClient,
   namespace: string,
   model: string,
-  cacheName: string,
+  cacheName?: string,
 ): Promise<CacheReplica[]> {
   const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
   return all
-    .filter((s) => s.spec?.modelName === model && s.spec?.inferenceCacheRef === cacheName)
+    .filter(
+      (s) =>
+        s.spec?.modelName === model && (cacheName === undefined || s.spec?.inferenceCacheRef === cacheName),
+    )
     .flatMap((s) =>
       (s.status?.endpoints ?? [])
         .filter((e) => e.ready && e.name && e.url)
@@ -48,6 +54,16 @@ export async function cacheReplicas(
         })),
     )
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The ready replicas of the services of a model that use a cache, as their status lists them. */
+export function cacheReplicas(
+  kube: KubeClient,
+  namespace: string,
+  model: string,
+  cacheName: string,
+): Promise<CacheReplica[]> {
+  return publishedReplicas(kube, namespace, model, cacheName);
 }
 
 export interface RouteReadiness {
@@ -143,18 +159,9 @@ export async function pairPrefillDecode(
   let decode = await ready('decode');
   if (prefill.length === 0 && decode.length === 0) {
     // No pods: replicas that run elsewhere (the process runtime) are the services' published endpoints.
-    const services = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
-    const endpoints = services
-      .filter((s) => s.spec?.modelName === model)
-      .flatMap((s) => s.status?.endpoints ?? [])
-      .filter((e) => e.ready && e.name);
-    const named = (role: string) =>
-      endpoints
-        .filter((e) => e.role === role)
-        .map((e) => ({ name: e.name as string }))
-        .sort((a, b) => a.name.localeCompare(b.name));
-    prefill = named('prefill');
-    decode = named('decode');
+    const replicas = await publishedReplicas(kube, namespace, model);
+    prefill = replicas.filter((r) => r.role === 'prefill').map((r) => ({ name: r.name }));
+    decode = replicas.filter((r) => r.role === 'decode').map((r) => ({ name: r.name }));
   }
   const pairs: PodPairing['pairs'] = [];
   const load = new Map<string, number>(decode.map((d) => [d.name, 0]));

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import { GatewayError, sendError } from '../errors.ts';
-import { parseBody } from '../request-body.ts';
+import { parseBody, readBody } from '../request-body.ts';
 import { DEFAULT_OWNERSHIP_TTL_MS, type OwnershipTable } from '../scheduling/ownership.ts';
 import type { HotPrefixes } from './hot-prefixes.ts';
 import type { OwnershipShiftAnswer } from '../../api/index.ts';
@@ -146,7 +146,11 @@ export class AdminServer {
         return sendJson(res, 200, { model, removed });
       }
       if (method === 'POST')
-        return sendJson(res, 200, this.shift(parseBody(ShiftSchema, await readAdminBody(req)), now));
+        return sendJson(
+          res,
+          200,
+          this.shift(parseBody(ShiftSchema, await readBody(req, MAX_ADMIN_BODY, 'the admin API limit')), now),
+        );
     }
     throw new GatewayError(
       404,
@@ -231,20 +235,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-async function readAdminBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_ADMIN_BODY)
-      throw new GatewayError(
-        413,
-        'request_too_large',
-        `Admin request bodies are limited to ${MAX_ADMIN_BODY} bytes.`,
-      );
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

@@ -2,7 +2,7 @@ import type { WarmPrompt } from '../../api/index.ts';
 
 /** Prefixes remembered per model; the least recently seen go first beyond this. */
 export const MAX_HOT_PER_MODEL = 256;
-/** Largest prompt kept for a warming replay (characters of JSON); a longer one is tracked without it. */
+/** Largest prompt kept for a warming replay (characters of text); a longer one is tracked without it. */
 export const MAX_WARM_PROMPT_CHARS = 32 * 1024;
 /** Request counts decay with this half-life, so "hot" means hot lately. */
 export const HOT_HALF_LIFE_MS = 60_000;
@@ -86,5 +86,16 @@ export class HotPrefixes {
 
 function bounded(prompt: WarmPrompt | undefined): WarmPrompt | undefined {
   if (!prompt) return undefined;
-  return JSON.stringify(prompt).length <= MAX_WARM_PROMPT_CHARS ? prompt : undefined;
+  return promptChars(prompt) <= MAX_WARM_PROMPT_CHARS ? prompt : undefined;
+}
+
+/** The characters of a prompt's text, without serializing it (this runs on the request path). */
+function promptChars(prompt: WarmPrompt): number {
+  if (prompt.kind === 'completion') return prompt.prompt.length;
+  let chars = 0;
+  for (const message of prompt.messages) {
+    const content = (message as { content?: unknown } | null)?.content;
+    chars += typeof content === 'string' ? content.length : JSON.stringify(content ?? '').length;
+  }
+  return chars;
 }
