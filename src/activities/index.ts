@@ -15,6 +15,7 @@ import {
 import { evictReplicaCache, scrapeReplicas, type CacheReplica } from './vllm/cache-actions.ts';
 import { shiftOwnership, warmReplica, type GatewayAdmin } from './gateway/ownership.ts';
 import { ApplicationFailure } from '@temporalio/common';
+import { classified } from './failures.ts';
 import {
   releaseFinalizer,
   writeResourceStatus,
@@ -37,7 +38,7 @@ export function createActivities(
   /** The gateways' admin APIs, for cache transfers (the worker reads them from its environment). */
   gatewayAdmin?: GatewayAdmin,
 ) {
-  return {
+  return classified({
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {
       return resolveServiceInputs(kube, input.namespace, input.name, input.spec);
     },
@@ -128,7 +129,7 @@ export function createActivities(
     async pairPrefillDecode(input: { namespace: string; model: string; zoneLabel: string }) {
       return pairPrefillDecode(kube, input.namespace, input.model, input.zoneLabel);
     },
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

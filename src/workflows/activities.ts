@@ -1,22 +1,33 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { durableSteps } from './durable.ts';
 
 /**
  * Short steps: reads, renders, applies and status writes, each done in seconds. The timeout is also how long a
- * step whose worker died waits before another worker retries it, so it is kept short.
+ * step whose worker died waits before another worker retries it, so it is kept short. A few quick attempts ride
+ * out a blip; past them the workflow waits the fault out itself (see durable.ts), with the wait in its status.
  */
-export const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
-});
+export const steps = durableSteps(
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '4 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 4,
+    },
+  }),
+);
 
-/** Waiting for a rollout: long, heartbeating, cancellable. */
+/** Waiting for a rollout: long, heartbeating, cancellable; waited out like the short steps. */
 export function rolloutSteps(timeoutMs: number) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: timeoutMs + 120_000,
-    heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-  });
+  return durableSteps(
+    proxyActivities<Activities>({
+      startToCloseTimeout: timeoutMs + 120_000,
+      heartbeatTimeout: '30 seconds',
+      retry: { initialInterval: '1 second', maximumInterval: '4 seconds', maximumAttempts: 3 },
+    }),
+  );
 }
 
 /**

@@ -28,6 +28,8 @@ import {
   type SpecMessage,
 } from './messages.ts';
 import { Phase } from './search-attributes.ts';
+import { steps } from './activities.ts';
+import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
 /** A run continues as new once its history passes this many events (a tick adds about a dozen). */
 export const MAX_HISTORY_EVENTS = 1000;
@@ -53,6 +55,12 @@ export interface EntityState<D> {
   wakeups: number;
   ignoredSignals: string[];
   pollIntervalMs: number;
+  /** A step being waited out (the API server down, ...), shown while it lasts. */
+  waiting?: Wait;
+  /** The last permanent failure of a step, reported as the Degraded condition. */
+  lastFailure?: { step: string; type: string; message: string; at: string };
+  /** Waits that ended and are yet to be recorded as an Event on the resource. */
+  unreportedWaits?: { step: string; type: string; cause: string; waitedMs: number }[];
   data: D;
 }
 
@@ -83,8 +91,13 @@ export interface EntityBehaviour<D> {
   reconcile(state: EntityState<D>): Promise<void>;
   /** Runs on every poll tick while nothing else is pending. */
   observe(state: EntityState<D>): Promise<void>;
-  /** Removes what the resource owns; the loop then ends. */
-  teardown(state: EntityState<D>): Promise<void>;
+  /** Removes what the resource owns; the loop then releases the finalizer and ends. */
+  teardown?(state: EntityState<D>): Promise<void>;
+  /**
+   * Reports a step's permanent failure (the default: Degraded and Ready=False quoting the cause); the workflow
+   * keeps running and reacts to the next spec.
+   */
+  failed?(state: EntityState<D>, failure: StepFailure): Promise<void>;
   details?(state: EntityState<D>): Record<string, unknown>;
 }
 
@@ -133,6 +146,8 @@ export function snapshot<D>(state: EntityState<D>, behaviour: EntityBehaviour<D>
     ticks: state.ticks,
     wakeups: state.wakeups,
     ignoredSignals: state.ignoredSignals,
+    ...(state.waiting ? { waiting: state.waiting } : {}),
+    ...(state.lastFailure ? { lastFailure: state.lastFailure } : {}),
     details: behaviour.details?.(state) ?? {},
   };
 }
@@ -213,6 +228,44 @@ export async function runEntity<D>(
   );
   setHandler(stateQuery, () => snapshot(state, behaviour));
 
+  let tearingDown = false;
+  let beforeWait: { phase: string; message?: string } | undefined;
+  observeWaits({
+    waiting: (wait) => {
+      state.waiting = wait;
+      beforeWait ??= {
+        phase: state.phase,
+        ...(state.message !== undefined ? { message: state.message } : {}),
+      };
+      setPhase(
+        state,
+        waitPhase(wait.type),
+        `${wait.step}: ${wait.cause} (waiting since ${new Date(wait.since).toISOString()}, ${wait.rounds} round(s))`,
+      );
+    },
+    resumed: (wait, waitedMs) => {
+      state.waiting = undefined;
+      if (beforeWait) setPhase(state, beforeWait.phase, beforeWait.message);
+      beforeWait = undefined;
+      state.unreportedWaits = [
+        ...(state.unreportedWaits ?? []),
+        { step: wait.step, type: wait.type, cause: wait.cause, waitedMs },
+      ].slice(-5);
+    },
+    interrupted: () => state.deleted && !tearingDown,
+  });
+  const guarded = async (run: () => Promise<void>, reconciling: boolean) => {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof StepInterrupted) return; // the loop goes on to the teardown
+      if (!(err instanceof StepFailure)) throw err;
+      if (reconciling) state.reconciledGeneration = state.generation;
+      await reportFailure(state, behaviour, err);
+    }
+    await reportWaits(state);
+  };
+
   for (;;) {
     const actionable = () =>
       state.deleted || (!state.paused && (state.dirty || state.rollbackTo !== undefined));
@@ -221,21 +274,105 @@ export async function runEntity<D>(
     const woke = await condition(() => actionable() || mustRestart(), state.pollIntervalMs);
     state.wakeups++;
     if (state.deleted) {
+      tearingDown = true;
       setPhase(state, 'Deleting');
-      await behaviour.teardown(state);
+      await teardown(state, behaviour);
       await condition(allHandlersFinished);
       return;
     }
     if (!state.paused && (state.dirty || state.rollbackTo !== undefined)) {
       state.dirty = false;
-      await behaviour.reconcile(state);
+      await guarded(() => behaviour.reconcile(state), true);
     } else if (!woke && !state.paused) {
       state.ticks++;
-      await behaviour.observe(state);
+      await guarded(() => behaviour.observe(state), false);
     }
     if (mustRestart()) {
       await condition(allHandlersFinished);
       await restart(state);
     }
   }
+}
+
+const waitPhase = (type: string) =>
+  type === 'KubernetesUnavailable' ? 'WaitingForAPIServer' : 'WaitingToRetry';
+
+const keyOf = (state: EntityState<unknown>) => ({
+  kind: state.kind,
+  namespace: state.namespace,
+  name: state.name,
+});
+
+/** Logs a status write that cannot be made; the failure is already in the workflow's state and history. */
+async function bestEffort(what: string, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (!(err instanceof StepFailure || err instanceof StepInterrupted)) throw err;
+    log.warn(`${what} could not be written`, { error: err.message });
+  }
+}
+
+async function reportFailure<D>(
+  state: EntityState<D>,
+  behaviour: EntityBehaviour<D>,
+  failure: StepFailure,
+): Promise<void> {
+  const message = `${failure.step}: ${failure.message}`;
+  const repeated = state.lastFailure?.message === failure.message && state.phase === 'Degraded';
+  state.lastFailure = {
+    step: failure.step,
+    type: failure.failureType,
+    message: failure.message,
+    at: new Date().toISOString(),
+  };
+  log.warn('step failed permanently', { ...state.lastFailure });
+  const failed = behaviour.failed;
+  if (failed) return bestEffort('the failure', () => failed(state, failure));
+  setPhase(state, 'Degraded', message);
+  if (repeated) return; // already reported; a tick that fails the same way writes nothing
+  await bestEffort('the failure', () =>
+    steps.writeStatus({
+      ...keyOf(state),
+      observedGeneration: state.generation,
+      fields: { phase: 'Degraded' },
+      conditions: [
+        { type: 'Degraded', status: 'True', reason: failure.failureType, message },
+        { type: 'Ready', status: 'False', reason: failure.failureType, message },
+        { type: 'Progressing', status: 'False', reason: failure.failureType, message },
+      ],
+      event: { type: 'Warning', reason: failure.failureType, message },
+    }),
+  );
+}
+
+/** Records each wait that ended as an Event, so `kubectl describe` shows what the resource waited for. */
+async function reportWaits(state: EntityState<unknown>): Promise<void> {
+  for (const wait of (state.unreportedWaits ?? []).splice(0)) {
+    const reason = wait.type === 'KubernetesUnavailable' ? 'WaitedForAPIServer' : 'WaitedToRetry';
+    await bestEffort('the wait', () =>
+      steps.writeStatus({
+        ...keyOf(state),
+        event: {
+          type: 'Warning',
+          reason,
+          message: `${wait.step} waited ${Math.round(wait.waitedMs / 1000)} s: ${wait.cause}`,
+        },
+      }),
+    );
+  }
+}
+
+/** Deletion always completes: what cannot be deleted is logged, and the finalizer is released anyway. */
+async function teardown<D>(state: EntityState<D>, behaviour: EntityBehaviour<D>): Promise<void> {
+  if (behaviour.teardown) {
+    try {
+      await behaviour.teardown(state);
+    } catch (err) {
+      if (!(err instanceof StepFailure)) throw err;
+      state.message = `teardown incomplete: ${err.step}: ${err.message}`;
+      log.warn('teardown failed permanently; releasing the finalizer anyway', { error: err.message });
+    }
+  }
+  await bestEffort('the finalizer release', () => steps.releaseFinalizer(keyOf(state)));
 }

@@ -543,9 +543,6 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
         await poll();
         await reconcile(false);
       },
-      teardown: async (s) => {
-        await steps.releaseFinalizer({ kind: 'InferenceCache', namespace: s.namespace, name: s.name });
-      },
       details: (s) => ({
         poolHitRate: s.data.view?.poolHitRate,
         evictions: s.data.loop.evictions,

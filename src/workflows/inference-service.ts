@@ -2,6 +2,7 @@ import { continueAsNew, upsertMemo, upsertSearchAttributes } from '@temporalio/w
 import { parseDuration } from '../api/common.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
+import { StepFailure } from './durable.ts';
 import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
 import { ModelName } from './search-attributes.ts';
 
@@ -37,14 +38,27 @@ async function report(
   await steps.writeStatus({ ...key(state), ...update, fields: { phase, ...(update.fields ?? {}) } });
 }
 
-async function rollout(state: ServiceState, target: Revision, timeoutMs: number) {
-  const applied = await steps.applyDeployment({ plan: target.plan, revision: target.revision });
+/** Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry. */
+async function rollout(
+  target: Revision,
+  timeoutMs: number,
+): Promise<{ ok: boolean; message: string; reason: string }> {
+  try {
+    await steps.applyDeployment({ plan: target.plan, revision: target.revision });
+  } catch (err) {
+    if (!(err instanceof StepFailure)) throw err;
+    return {
+      ok: false,
+      reason: err.failureType,
+      message: `revision ${target.revision} was refused: ${err.message}`,
+    };
+  }
   const outcome = await rolloutSteps(timeoutMs).awaitRollout({
     plan: target.plan,
     revision: target.revision,
     timeoutMs,
   });
-  return { applied, outcome };
+  return { ...outcome, reason: 'RolloutFailed' };
 }
 
 function remember(state: ServiceState, revision: Revision) {
@@ -145,7 +159,7 @@ async function reconcile(state: ServiceState): Promise<void> {
       },
     ],
   });
-  const { outcome } = await rollout(state, target, timeoutMs);
+  const outcome = await rollout(target, timeoutMs);
   state.reconciledGeneration = generation;
   if (outcome.ok) {
     state.data.lastGood = target.revision;
@@ -172,25 +186,29 @@ async function reconcile(state: ServiceState): Promise<void> {
   let message = outcome.message;
   if (good && good.revision !== target.revision) {
     state.data.current = good.revision;
-    const back = await rollout(state, good, timeoutMs);
-    message += back.outcome.ok
+    const back = await rollout(good, timeoutMs);
+    message += back.ok
       ? `; rolled back to revision ${good.revision}, which is serving`
-      : `; rollback to revision ${good.revision} failed too: ${back.outcome.message}`;
+      : `; rollback to revision ${good.revision} failed too: ${back.message}`;
   }
   const serving = good !== undefined && good.revision !== target.revision;
   await report(state, 'Degraded', {
     observedGeneration: generation,
     fields: { revision: state.data.current, lastGoodRevision: state.data.lastGood },
     conditions: [
-      { type: 'Degraded', status: 'True', reason: 'RolloutFailed', message },
-      { type: 'Progressing', status: 'False', reason: 'RolloutFailed', message },
+      { type: 'Degraded', status: 'True', reason: outcome.reason, message },
+      { type: 'Progressing', status: 'False', reason: outcome.reason, message },
       {
         type: 'Ready',
         status: serving ? 'True' : 'False',
-        reason: serving ? 'PreviousRevisionServing' : 'RolloutFailed',
+        reason: serving ? 'PreviousRevisionServing' : outcome.reason,
         message,
       },
     ],
+    // awaitRollout records its own failures; a refused object is recorded here.
+    ...(outcome.reason !== 'RolloutFailed'
+      ? { event: { type: 'Warning' as const, reason: outcome.reason, message } }
+      : {}),
   });
 }
 
@@ -218,7 +236,6 @@ async function observe(state: ServiceState): Promise<void> {
 
 async function teardown(state: ServiceState): Promise<void> {
   const deleted = await steps.deleteOwnedObjects({ namespace: state.namespace, name: state.name });
-  await steps.releaseFinalizer(key(state));
   state.message = `deleted ${deleted.join(', ') || 'nothing'}`;
 }
 

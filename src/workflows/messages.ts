@@ -31,6 +31,9 @@ export interface EntitySnapshot {
   ticks: number;
   wakeups: number;
   ignoredSignals: string[];
+  /** A step being waited out: which, why, since when (epoch ms) and how many rounds so far. */
+  waiting?: { step: string; type: string; cause: string; since: number; rounds: number };
+  lastFailure?: { step: string; type: string; message: string; at: string };
   details: Record<string, unknown>;
 }
 

@@ -69,9 +69,6 @@ function observedWorkflow(kind: string, look: (state: ObservedState) => Promise<
       {
         reconcile: () => step(true),
         observe: () => step(false),
-        teardown: async (s) => {
-          await steps.releaseFinalizer({ kind, namespace: s.namespace, name: s.name });
-        },
       },
       (s) => continueAsNew({ namespace: s.namespace, name: s.name, state: s }),
     );

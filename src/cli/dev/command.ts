@@ -1,3 +1,4 @@
+import { parseDuration } from '../../api/common.ts';
 import { parseArgs } from 'node:util';
 import {
   describe,
@@ -17,7 +18,8 @@ export const DEV_USAGE = `  infctl dev tools [--check]     Build or find every r
                                  Start etcd, the Kubernetes control plane with kwok GPU nodes, Temporal and Redis.
                                  --runtime process: the worker runs replicas as local simulator processes.
   infctl dev down                Stop everything dev up started.
-  infctl dev restart <process>   Restart one process on the same ports and data (e.g. temporal).
+  infctl dev restart <process>   Restart one process on the same ports and data (e.g. temporal);
+                                 --kill sends SIGKILL, --down-for 20s keeps it stopped that long first.
   infctl dev status              Show what runs and where.
   infctl dev env                 Print export lines (KUBECONFIG, TEMPORAL_ADDRESS, REDIS_URL, ...).
 `;
@@ -56,12 +58,19 @@ export async function runDev(args: string[]): Promise<number> {
     }
     case 'restart': {
       const name = rest[0];
-      if (!name || !RESTARTABLE.includes(name)) {
-        process.stderr.write(`usage: infctl dev restart <${RESTARTABLE.join('|')}>\n`);
+      const kill = rest.includes('--kill');
+      const downFor = rest.indexOf('--down-for');
+      const downForText = downFor >= 0 ? rest[downFor + 1] : undefined;
+      if (!name || !RESTARTABLE.includes(name) || (downFor >= 0 && !downForText)) {
+        process.stderr.write(
+          `usage: infctl dev restart <${RESTARTABLE.join('|')}> [--kill] [--down-for <duration>]\n`,
+        );
         return 2;
       }
-      await restartProcess(name as Parameters<typeof restartProcess>[0], (line) =>
-        process.stderr.write(`${line}\n`),
+      await restartProcess(
+        name as Parameters<typeof restartProcess>[0],
+        (line) => process.stderr.write(`${line}\n`),
+        { kill, ...(downForText ? { downForMs: parseDuration(downForText) } : {}) },
       );
       process.stdout.write(`restarted ${name}\n`);
       return 0;

@@ -430,18 +430,24 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
 /**
  * `infctl dev restart temporal`: stops the Temporal dev server and starts it again on the same ports and the
  * same SQLite file (what a crash and restart of the server looks like to the worker and the controller).
+ * `kill` sends SIGKILL instead of a graceful stop; `downForMs` keeps it stopped that long (an outage).
  */
 export async function restartProcess(
   name: ProcessName,
   log: (line: string) => void = () => undefined,
+  options: { kill?: boolean; downForMs?: number } = {},
 ): Promise<DevEnvironment> {
   const env = readEnvironment();
   const command = env?.commands?.[name];
   if (!env || !command) throw new Error(`no ${name} in the local environment (\`infctl dev up\` starts one)`);
   const pid = env.pids[name];
   if (pid !== undefined) {
-    log(`==> stopping ${name} (pid ${pid})`);
-    await stopGroup(pid);
+    log(`==> stopping ${name} (pid ${pid}${options.kill ? ', SIGKILL' : ''})`);
+    await stopGroup(pid, options.kill ? 0 : undefined);
+  }
+  if (options.downForMs) {
+    log(`==> ${name} stays down for ${options.downForMs} ms`);
+    await new Promise((r) => setTimeout(r, options.downForMs));
   }
   log(`==> starting ${name}`);
   env.pids[name] = startDetached(
@@ -454,6 +460,10 @@ export async function restartProcess(
   if (name === 'temporal') {
     const tools = requireTools(['temporal']);
     await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, alive);
+  } else if (name === 'kube-apiserver') {
+    const tools = requireTools(['kubernetes']);
+    const ready = () => kubectl(tools, env.kubeconfig, ['get', '--raw', '/readyz']).status === 0;
+    await waitFor('kube-apiserver', ready, 90_000, alive);
   } else {
     await new Promise((r) => setTimeout(r, 1000));
     if (!alive())

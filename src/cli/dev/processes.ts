@@ -69,7 +69,7 @@ export function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Stops a process group: SIGTERM, then SIGKILL after `graceMs`. Resolves when the leader is gone. */
+/** Stops a process group: SIGTERM, then SIGKILL after `graceMs` (at once for 0). Resolves when the leader is gone. */
 export async function stopGroup(pid: number, graceMs = 10_000): Promise<void> {
   const signal = (sig: NodeJS.Signals) => {
     try {
@@ -83,7 +83,7 @@ export async function stopGroup(pid: number, graceMs = 10_000): Promise<void> {
     }
   };
   if (!isAlive(pid)) return;
-  signal('SIGTERM');
+  if (graceMs > 0) signal('SIGTERM');
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(100);
   if (isAlive(pid)) {

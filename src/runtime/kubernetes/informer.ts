@@ -19,8 +19,12 @@ export interface WatchHandlers {
 
 /**
  * Lists and watches one collection. client-node's informer does not restart after an error, so this restarts
- * it with exponential backoff (1 s doubling to 30 s, reset on every successful connect).
+ * it with exponential backoff (1 s doubling to 30 s). client-node emits `connect` on every attempt, even one
+ * that fails a moment later, so the backoff resets only once a watch has stayed up for {@link STABLE_MS}.
  */
+/** How long a watch must stay up before a later failure starts the backoff from 1 s again. */
+export const STABLE_MS = 60_000;
+
 export async function watchCollection(
   kube: KubeClient,
   path: string,
@@ -34,11 +38,14 @@ export async function watchCollection(
   informer.on('update', handlers.onChange);
   informer.on('delete', handlers.onDelete);
   let backoff = 1000;
+  let connectedAt: number | undefined;
   informer.on('connect', () => {
-    backoff = 1000;
+    connectedAt = Date.now();
   });
   informer.on('error', (err) => {
     if (handlers.stopped()) return;
+    if (connectedAt !== undefined && Date.now() - connectedAt >= STABLE_MS) backoff = 1000;
+    connectedAt = undefined;
     handlers.log(`${label} watch failed (${(err as Error)?.message ?? err}); restarting in ${backoff} ms`);
     setTimeout(() => {
       if (!handlers.stopped())

@@ -11,6 +11,15 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The API server could not be reached or did not answer in time: transient, worth waiting for. */
+export class KubeUnavailableError extends Error {
+  readonly code?: string;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
+
 export interface KubeObject {
   apiVersion: string;
   kind: string;
@@ -88,11 +97,18 @@ export class KubeClient {
       const req = https.request(options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) =>
+          reject(new KubeUnavailableError(`${method} ${path}: the answer was cut off: ${err.message}`, err)),
+        );
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
-            resolve((text ? JSON.parse(text) : undefined) as T);
+            try {
+              resolve((text ? JSON.parse(text) : undefined) as T);
+            } catch (err) {
+              reject(new KubeUnavailableError(`${method} ${path}: the answer is not JSON`, err));
+            }
             return;
           }
           let reason = 'Unknown';
@@ -107,8 +123,12 @@ export class KubeClient {
           reject(new KubeApiError(status, reason, `${method} ${path}: ${status} ${reason}: ${message}`));
         });
       });
-      req.on('error', reject);
-      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on('error', (err) =>
+        reject(
+          new KubeUnavailableError(`${method} ${path}: the API server is unreachable: ${err.message}`, err),
+        ),
+      );
+      req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
