@@ -2,7 +2,13 @@
  * Every side effect of the workflows, one function per step; names read as steps in the Temporal UI.
  * Workflows import only the type of this object.
  */
-import type { InferenceGatewaySpec, InferenceServiceSpec, ServingPlan } from '../api/index.ts';
+import {
+  DEFAULT_SERVICE_POLICY,
+  type InferenceGatewaySpec,
+  type InferenceServiceSpec,
+  type ServicePolicy,
+  type ServingPlan,
+} from '../api/index.ts';
 import { Context } from '@temporalio/activity';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 import type { ProcessRuntime } from '../runtime/process/process-runtime.ts';
@@ -37,10 +43,12 @@ export function createActivities(
   processes?: ProcessRuntime,
   /** The gateways' admin APIs, for cache transfers (the worker reads them from its environment). */
   gatewayAdmin?: GatewayAdmin,
+  /** What InferenceService authors may ask for beyond serving (the worker reads it from its environment). */
+  policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
 ) {
   return classified({
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {
-      return resolveServiceInputs(kube, input.namespace, input.name, input.spec);
+      return resolveServiceInputs(kube, input.namespace, input.name, input.spec, policy);
     },
     async renderVllmArgs(input: RenderInput): Promise<ServingPlan> {
       return renderPlan(input);

@@ -11,4 +11,5 @@ export * from './plan.ts';
 export * from './prefill-decoding-disaggregation.ts';
 export * from './prompt-guard.ts';
 export * from './resource.ts';
+export * from './service-policy.ts';
 export * from './speculative-decoding.ts';

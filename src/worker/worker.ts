@@ -7,6 +7,7 @@ import {
 } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
+import { servicePolicyFromEnv } from '../api/index.ts';
 import type { GatewayAdmin } from '../activities/gateway/ownership.ts';
 import { binary, requireTools } from '../cli/dev/tools.ts';
 import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
@@ -61,6 +62,7 @@ export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClie
       options.kube ?? new KubeClient(),
       runtimeFromEnvironment(),
       gatewayAdminFromEnvironment(),
+      servicePolicyFromEnv(),
     ),
     // SIGINT/SIGTERM drain in-flight tasks before the process exits.
     shutdownGraceTime: '10 seconds',

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { stateQuery } from '../../src/workflows/messages.ts';
 import { stringify } from 'yaml';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import {
+  infctlAsyncFor,
   infctlFor,
   startController,
   startWorker,
@@ -15,6 +17,7 @@ import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.t
 
 const NS = `e2e-crash-${process.pid}`;
 const LATE_NODE = `kwok-late-${process.pid}`;
+const OUTAGE_NODE = `kwok-outage-${process.pid}`;
 let env: DevEnvironment;
 let kubectl: (args: string[], input?: string) => KubectlResult;
 let temporal: Client;
@@ -22,20 +25,76 @@ let worker: EngineProcess;
 let controller: EngineProcess;
 
 const infctl = (...args: string[]) => infctlFor(env)(...args);
+/** Restarts under way (`infctl dev restart --down-for`); `after` waits for them, so nothing is left stopped. */
+const restarts: Promise<unknown>[] = [];
+const infctlAsync = (...args: string[]) => {
+  const run = infctlAsyncFor(env)(...args);
+  restarts.push(run);
+  return run;
+};
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs / 1000}s`);
+}
+
+/** Waits until the workflow's only pending activity is `name` (the rollout is under way, not finished). */
+async function waitForPendingActivity(handle: WorkflowHandle, name: string): Promise<void> {
+  const pending = async () =>
+    ((await handle.describe().catch(() => undefined))?.raw.pendingActivities ?? []).map(
+      (a) => a.activityType?.name,
+    );
+  await until(`${name} pending`, 60_000, async () => ((await pending()).join() === name ? true : undefined));
+}
 const items = (kind: string, selector: string) =>
   (
     JSON.parse(kubectl(['get', kind, '-n', NS, '-l', selector, '-o', 'json']).stdout) as {
       items: { metadata: { name: string }; status?: Record<string, unknown> }[];
     }
   ).items;
-const serviceStatus = () =>
+const serviceStatus = (name = 'crashy') =>
   JSON.parse(
-    kubectl(['get', 'inferenceservice', 'crashy', '-n', NS, '-o', 'jsonpath={.status}']).stdout || '{}',
+    kubectl(['get', 'inferenceservice', name, '-n', NS, '-o', 'jsonpath={.status}']).stdout || '{}',
   ) as {
     conditions?: { type: string; status: string }[];
     lastGoodRevision?: number;
     readyReplicas?: number;
   };
+
+/** A kwok GPU node; a pod pinned to a node that does not exist yet waits in awaitRollout until it is created. */
+const gpuNode = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: {
+    name,
+    annotations: { 'kwok.x-k8s.io/node': 'fake' },
+    labels: {
+      'kubernetes.io/hostname': name,
+      type: 'kwok',
+      'nvidia.com/gpu.product': 'NVIDIA-A100',
+      'topology.kubernetes.io/zone': 'rack3',
+    },
+  },
+  status: {
+    allocatable: { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' },
+    capacity: { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' },
+  },
+});
+
+const pinnedService = (name: string, node: string) => ({
+  apiVersion: 'production-stack.vllm.ai/v1alpha1',
+  kind: 'InferenceService',
+  metadata: { name },
+  spec: {
+    modelName: `${name}-model`,
+    runtime: { podTemplate: { spec: { nodeSelector: { 'kubernetes.io/hostname': node } } } },
+  },
+});
 
 describe('crashes lose nothing', () => {
   before(async () => {
@@ -47,26 +106,126 @@ describe('crashes lose nothing', () => {
     controller = await startController(env);
   });
   after(async () => {
+    await Promise.allSettled(restarts);
     kubectl(['delete', 'namespace', NS, '--wait=false']);
-    kubectl(['delete', 'node', LATE_NODE, '--wait=false']);
+    kubectl(['delete', 'node', LATE_NODE, OUTAGE_NODE, '--wait=false']);
     await worker?.kill();
     await controller?.kill();
     await temporal?.connection.close();
     await releaseDevEnvironment();
   });
 
+  it('the API server SIGKILLed for 20 s during a rollout: the same run waits, shows the wait and converges', async () => {
+    // With the controller-manager stopped the Deployment gets no pods, so the rollout is still waiting when the
+    // API server goes down (and no pod is left unschedulable meanwhile); it comes back after the API server.
+    const manager = env.pids['kube-controller-manager'] as number;
+    const noPods = infctlAsync('dev', 'restart', 'kube-controller-manager', '--kill', '--down-for', '40s');
+    await until('the controller-manager stopped', 20_000, async () => {
+      try {
+        process.kill(manager, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    assert.equal(
+      kubectl(['apply', '-n', NS, '-f', '-'], stringify(pinnedService('outage', OUTAGE_NODE))).code,
+      0,
+    );
+    assert.equal(kubectl(['apply', '-f', '-'], stringify(gpuNode(OUTAGE_NODE))).code, 0);
+    const handle = temporal.workflow.getHandle(`InferenceService/${NS}/outage`);
+    await waitForPendingActivity(handle, 'awaitRollout');
+    const runId = (await handle.describe()).runId;
+
+    const outage = infctlAsync('dev', 'restart', 'kube-apiserver', '--kill', '--down-for', '20s');
+    // While the API server is down the workflow says what it waits for (its phase is also a search attribute).
+    const waiting = await until('the workflow waiting for the API server', 60_000, async () => {
+      const snapshot = await handle.query(stateQuery).catch(() => undefined);
+      return snapshot?.phase === 'WaitingForAPIServer' ? snapshot : undefined;
+    });
+    assert.equal(waiting.waiting?.type, 'KubernetesUnavailable');
+    assert.match(waiting.message ?? '', /awaitRollout: .*unreachable/);
+    const restarted = await outage;
+    assert.equal(restarted.code, 0, restarted.err);
+    const pods = await noPods;
+    assert.equal(pods.code, 0, pods.err);
+    await eventually(
+      'outage Ready on revision 1',
+      () => {
+        const s = serviceStatus('outage');
+        return s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          s.lastGoodRevision === 1
+          ? s
+          : undefined;
+      },
+      120_000,
+    );
+    const described = await handle.describe();
+    assert.equal(described.runId, runId, 'the same run converged');
+    assert.equal(described.status.name, 'RUNNING');
+    const snapshot = await handle.query(stateQuery);
+    assert.deepEqual(snapshot.details.revisions, [1], 'the revision history is intact');
+    assert.equal(snapshot.waiting, undefined);
+    assert.equal(items('deployments', 'production-stack.vllm.ai/inference-service=outage').length, 1);
+    assert.equal(items('replicasets', 'app.kubernetes.io/instance=outage').length, 1);
+    assert.equal(items('pods', 'production-stack.vllm.ai/inference-service=outage').length, 1);
+    // The wait is on the resource afterwards, as an Event kubectl describe shows.
+    const events = kubectl([
+      'get',
+      'events',
+      '-n',
+      NS,
+      '--field-selector',
+      'involvedObject.name=outage,reason=WaitedForAPIServer',
+      '-o',
+      'name',
+    ]);
+    assert.equal(events.stdout.trim().split('\n').filter(Boolean).length, 1, events.stdout + events.stderr);
+    // In the history: the failed attempts and the timers between the rounds, and one applyDeployment.
+    const history = infctl('history', `InferenceService/${NS}/outage`).out;
+    assert.equal(history.match(/ applyDeployment /g)?.length, 1, history);
+    assert.match(history, /awaitRollout\s+\d+ ms\s+ok: revision 1 is available/);
+    const events2 = (await handle.fetchHistory()).events ?? [];
+    assert.ok(
+      events2.some((e) => e.activityTaskFailedEventAttributes),
+      'a failed attempt is in the history',
+    );
+    assert.ok(events2.filter((e) => e.timerStartedEventAttributes).length >= 1, 'the waits are timers');
+    // The controller's informers came back with a growing backoff, and it still signals changes.
+    assert.match(controller.output(), /restarting in 4000 ms/);
+    assert.equal(
+      kubectl([
+        'patch',
+        'inferenceservice',
+        'outage',
+        '-n',
+        NS,
+        '--type=merge',
+        '-p',
+        '{"spec":{"runtime":{"replicas":2}}}',
+      ]).code,
+      0,
+    );
+    await eventually(
+      'two ready outage replicas',
+      () => (serviceStatus('outage').readyReplicas === 2 ? true : undefined),
+      120_000,
+    );
+    // Deleting it completes: the workflow tears down what it owns, releases the finalizer and ends.
+    const deleted = kubectl(['delete', 'inferenceservice', 'outage', '-n', NS, '--timeout=30s']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(items('deployments', 'production-stack.vllm.ai/inference-service=outage').length, 0);
+    await until('the outage workflow completed', 10_000, async () =>
+      (await handle.describe()).status.name === 'COMPLETED' ? true : undefined,
+    );
+  });
+
   it('a worker killed with SIGKILL in the middle of a rollout finishes it after restart, with no duplicated objects', async () => {
     // The pods can only run on a node that does not exist yet, so the rollout waits in awaitRollout.
-    const service = {
-      apiVersion: 'production-stack.vllm.ai/v1alpha1',
-      kind: 'InferenceService',
-      metadata: { name: 'crashy' },
-      spec: {
-        modelName: 'crashy-model',
-        runtime: { podTemplate: { spec: { nodeSelector: { 'kubernetes.io/hostname': LATE_NODE } } } },
-      },
-    };
-    assert.equal(kubectl(['apply', '-n', NS, '-f', '-'], stringify(service)).code, 0);
+    assert.equal(
+      kubectl(['apply', '-n', NS, '-f', '-'], stringify(pinnedService('crashy', LATE_NODE))).code,
+      0,
+    );
     await eventually(
       'a pending pod of revision 1',
       () =>
@@ -74,33 +233,10 @@ describe('crashes lose nothing', () => {
       60_000,
     );
     const handle = temporal.workflow.getHandle(`InferenceService/${NS}/crashy`);
-    let activities: (string | null | undefined)[] = [];
-    for (let i = 0; i < 50 && activities[0] !== 'awaitRollout'; i++) {
-      activities = ((await handle.describe()).raw.pendingActivities ?? []).map((a) => a.activityType?.name);
-      if (activities[0] !== 'awaitRollout') await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.deepEqual(activities, ['awaitRollout'], 'the worker dies while awaiting the rollout');
+    await waitForPendingActivity(handle, 'awaitRollout');
 
     await worker.kill('SIGKILL');
-    const node = {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name: LATE_NODE,
-        annotations: { 'kwok.x-k8s.io/node': 'fake' },
-        labels: {
-          'kubernetes.io/hostname': LATE_NODE,
-          type: 'kwok',
-          'nvidia.com/gpu.product': 'NVIDIA-A100',
-          'topology.kubernetes.io/zone': 'rack3',
-        },
-      },
-      status: {
-        allocatable: { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' },
-        capacity: { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' },
-      },
-    };
-    assert.equal(kubectl(['apply', '-f', '-'], stringify(node)).code, 0);
+    assert.equal(kubectl(['apply', '-f', '-'], stringify(gpuNode(LATE_NODE))).code, 0);
     worker = await startWorker(env);
 
     await eventually(

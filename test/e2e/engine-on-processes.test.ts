@@ -266,4 +266,30 @@ describe('the engine on the process runtime, with worker crashes', () => {
     assert.equal(status.decodeTargetPod, named('decode'));
     assert.equal(simulatorsOfModel().length, 2, 'the old replicas were replaced, not kept beside the new');
   });
+
+  it('an InferenceService whose engine is not installed is Degraded with EngineMissing, not retried forever', async () => {
+    // No vllm on this machine's PATH: the original InferenceService's engine cannot be spawned.
+    const missing = '/nonexistent/vllm';
+    await worker?.kill();
+    worker = await startWorker(env, { ...workerEnv(), INFCTL_VLLM: missing });
+    applyDoc(kubectl, NS, {
+      apiVersion: API,
+      kind: 'InferenceService',
+      metadata: { name: 'no-engine' },
+      spec: { modelName: 'no-engine-model', runtime: { engine: 'vllm' } },
+    });
+    const degraded = await until(
+      'no-engine Degraded',
+      async () =>
+        get<{ conditions?: { type: string; status: string; reason: string; message: string }[] }>(
+          'inferenceservice',
+          'no-engine',
+        ).conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'),
+      30_000,
+    );
+    assert.equal(degraded.reason, 'EngineMissing');
+    assert.ok(degraded.message.includes(`"${missing}" is not installed on the worker`), degraded.message);
+    const history = infctl('history', `InferenceService/${NS}/no-engine`).out;
+    assert.equal(history.match(/ applyDeployment /g)?.length, 1, history);
+  });
 });

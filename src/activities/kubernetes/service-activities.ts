@@ -1,6 +1,9 @@
 import { Context } from '@temporalio/activity';
 import {
   API_VERSION,
+  DEFAULT_SERVICE_POLICY,
+  servicePolicyProblems,
+  type ServicePolicy,
   InferenceCacheSpecSchema,
   InferenceServiceSpecSchema,
   KIND_INFERENCE_SERVICE,
@@ -39,12 +42,13 @@ export async function resolveServiceInputs(
   namespace: string,
   name: string,
   spec: InferenceServiceSpec,
+  policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
 ): Promise<ResolvedInputs | undefined> {
   const self = await kube.find<CustomObject>(paths.custom('inferenceservices', namespace, name));
   if (!self) return undefined;
   const out: ResolvedInputs = { uid: self.metadata.uid ?? '', problems: [] };
   // What the CRD schema cannot check (a regex that does not compile, ...) is reported here as InvalidSpec.
-  const valid = validateServiceSpec(spec);
+  const valid = validateServiceSpec(spec, policy);
   if (!valid.spec) {
     out.problems.push(...valid.problems);
     out.invalidSpec = true;
@@ -114,9 +118,15 @@ export async function resolveServiceInputs(
   return out;
 }
 
-export function validateServiceSpec(spec: unknown): { spec?: InferenceServiceSpec; problems: string[] } {
+export function validateServiceSpec(
+  spec: unknown,
+  policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
+): { spec?: InferenceServiceSpec; problems: string[] } {
   const parsed = InferenceServiceSpecSchema.safeParse(spec);
-  if (parsed.success) return { spec: parsed.data, problems: [] };
+  if (parsed.success) {
+    const problems = servicePolicyProblems(parsed.data, policy);
+    return problems.length > 0 ? { problems } : { spec: parsed.data, problems: [] };
+  }
   return { problems: parsed.error.issues.map((i) => `spec.${formatPath(i.path)}: ${i.message}`) };
 }
 

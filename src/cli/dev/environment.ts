@@ -450,12 +450,16 @@ export async function restartProcess(
     await new Promise((r) => setTimeout(r, options.downForMs));
   }
   log(`==> starting ${name}`);
-  env.pids[name] = startDetached(
+  const pidOf = startDetached(
     command[0] as string,
     command.slice(1),
     join(env.stateDir, 'logs', `${name}.log`),
   );
-  writeFileSync(envFile(env.stateDir), `${JSON.stringify(env, null, 2)}\n`);
+  env.pids[name] = pidOf;
+  // Read again before writing: another restart may have changed another process's pid meanwhile.
+  const latest = readEnvironment(env.stateDir) ?? env;
+  latest.pids[name] = pidOf;
+  writeFileSync(envFile(env.stateDir), `${JSON.stringify(latest, null, 2)}\n`);
   const alive = () => isAlive(env.pids[name] as number);
   if (name === 'temporal') {
     const tools = requireTools(['temporal']);
