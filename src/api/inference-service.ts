@@ -36,6 +36,19 @@ const SemanticCacheSchema = z
         'An OpenAI-compatible /v1/embeddings endpoint to embed prompts with; when absent the gateway uses its built-in embedder.',
       ),
     embeddingModel: z.string().min(1).optional().describe('The model name sent to embeddingEndpoint.'),
+    scope: z
+      .enum(['user', 'shared'])
+      .default('user')
+      .describe(
+        'Who may receive a cached answer. "user" (the default): only the tenant that asked first, the tenantHeader value or else the OpenAI "user" field (requests with neither share one anonymous tenant). "shared": every caller of the route. Either way an answer is reused only for the same model, route and sampling parameters (temperature, top_p, max_tokens, n, seed, stop, ...).',
+      ),
+    tenantHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, { error: 'must be an HTTP header name' })
+      .optional()
+      .describe(
+        'A request header naming the tenant for scope "user", set by an authenticating proxy in front of the gateway; it takes precedence over the client-chosen "user" field.',
+      ),
   })
   .describe('Answers semantically similar prompts from Redis instead of the model.');
 

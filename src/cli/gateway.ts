@@ -13,6 +13,8 @@ export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway
       SIGHUP) or from Kubernetes (InferenceGateway + InferenceService status; KUBECONFIG or in-cluster).
       --port 8080  --host 0.0.0.0  --namespace <ns>  --max-body-bytes 4194304  --max-header-bytes 16384
       --connect-timeout 5000  --response-timeout 600000  --idle-timeout 300000 (ms)  --max-attempts 3
+      --first-byte-timeout 15000 (ms: no response headers by then and no answer on /health = hung, retried)
+      --max-json-depth 64  --max-json-elements 250000 (request bodies nested or holding more are a 400)
       --scrape-interval 1000 (ms)  --embedder-dir <all-MiniLM-L6-v2 folder>
       --admin-port <port>  --admin-host 127.0.0.1  --admin-token-file <file> (else INFCTL_GATEWAY_ADMIN_TOKEN)
           The admin API (hot prefixes, prefix ownership shifts) for the cache control loop; off without a port.
@@ -32,6 +34,9 @@ export async function runGateway(args: string[]): Promise<number> {
       'connect-timeout': { type: 'string' },
       'response-timeout': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      'first-byte-timeout': { type: 'string' },
+      'max-json-depth': { type: 'string' },
+      'max-json-elements': { type: 'string' },
       'max-attempts': { type: 'string' },
       'scrape-interval': { type: 'string' },
       'embedder-dir': { type: 'string' },
@@ -74,6 +79,19 @@ export async function runGateway(args: string[]): Promise<number> {
       connectMs: integer(values['connect-timeout'], '--connect-timeout', defaults.timeouts.connectMs),
       responseMs: integer(values['response-timeout'], '--response-timeout', defaults.timeouts.responseMs),
       idleMs: integer(values['idle-timeout'], '--idle-timeout', defaults.timeouts.idleMs),
+      firstByteMs: integer(
+        values['first-byte-timeout'],
+        '--first-byte-timeout',
+        defaults.timeouts.firstByteMs,
+      ),
+    },
+    jsonLimits: {
+      maxDepth: integer(values['max-json-depth'], '--max-json-depth', defaults.jsonLimits.maxDepth),
+      maxElements: integer(
+        values['max-json-elements'],
+        '--max-json-elements',
+        defaults.jsonLimits.maxElements,
+      ),
     },
     maxAttempts: integer(values['max-attempts'], '--max-attempts', defaults.maxAttempts),
     scrape: {

@@ -4,6 +4,14 @@ import type { ServerResponse } from 'node:http';
 export type GatewayErrorCode =
   | 'invalid_json'
   | 'invalid_request'
+  | 'invalid_type'
+  | 'integer_below_min_value'
+  | 'integer_above_max_value'
+  | 'decimal_below_min_value'
+  | 'decimal_above_max_value'
+  | 'ambiguous_key'
+  | 'json_too_deep'
+  | 'json_too_large'
   | 'request_too_large'
   | 'model_not_found'
   | 'not_found'
@@ -13,6 +21,8 @@ export type GatewayErrorCode =
   | 'upstream_unavailable'
   | 'upstream_timeout'
   | 'upstream_error'
+  | 'gateway_overloaded'
+  | 'rate_limited'
   | 'unauthorized'
   | 'internal_error';
 
@@ -22,6 +32,8 @@ const TYPES: Record<number, string> = {
   404: 'not_found_error',
   405: 'invalid_request_error',
   413: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
   500: 'server_error',
   502: 'server_error',
   503: 'server_error',

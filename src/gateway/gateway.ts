@@ -23,17 +23,21 @@ import {
   ConnectionFailure,
   DEFAULT_UPSTREAM_TIMEOUTS,
   forwardableHeaders,
+  isLocalError,
   readAll,
   responseHeaders,
   upstreamAgent,
   type UpstreamTimeouts,
 } from './proxy/upstream.ts';
+import { engineError, MAX_ENGINE_ERROR_BYTES } from './proxy/engine-errors.ts';
 import {
   ChatRequestSchema,
   CompletionRequestSchema,
+  DEFAULT_JSON_LIMITS,
   EmbeddingRequestSchema,
   parseBody,
   readBody,
+  type JsonLimits,
 } from './request-body.ts';
 import {
   RouteTable,
@@ -67,6 +71,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Largest request header block accepted (431 above). */
   maxHeaderBytes: number;
+  /** Deepest nesting and most elements a request body's JSON may hold (400 above). */
+  jsonLimits: JsonLimits;
   timeouts: UpstreamTimeouts;
   /** Attempts per request when connections fail before the first byte (each on another endpoint). */
   maxAttempts: number;
@@ -87,6 +93,7 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   host: '0.0.0.0',
   maxBodyBytes: 4 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024,
+  jsonLimits: DEFAULT_JSON_LIMITS,
   timeouts: DEFAULT_UPSTREAM_TIMEOUTS,
   maxAttempts: 3,
   outlier: DEFAULT_OUTLIER_POLICY,
@@ -205,6 +212,10 @@ export class Gateway {
         `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     });
+    // accept() failing (EMFILE: out of descriptors) is the gateway's own trouble; it must not end the process.
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.server === server) this.options.log(`server error: ${err.code ?? ''} ${err.message}`);
+    });
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -225,6 +236,13 @@ export class Gateway {
       this.adminPort = await this.admin.listen();
     }
     return (server.address() as AddressInfo).port;
+  }
+
+  /** Connections to the endpoints: carrying a request (`active`) and kept alive for the next (`free`). */
+  upstreamSockets(): { active: number; free: number } {
+    const count = (sockets: NodeJS.ReadOnlyDict<unknown[]>) =>
+      Object.values(sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    return { active: count(this.agent.sockets), free: count(this.agent.freeSockets) };
   }
 
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then closes everything. */
@@ -343,7 +361,7 @@ export class Gateway {
         this.metrics.semanticCache.inc({ model: prepared.model, result: 'bypass' });
         prepared.responseHeaders['x-cache'] = 'bypass';
       } else {
-        const scope = this.cacheScope(prepared.model, kind, prepared.body);
+        const scope = this.cacheScope(prepared, req, config);
         const found = await this.semanticCache.lookup(config, scope);
         this.metrics.semanticCache.inc({ model: prepared.model, result: found.result });
         if (found.result === 'hit') {
@@ -385,7 +403,7 @@ export class Gateway {
         : kind === 'completion'
           ? CompletionRequestSchema
           : EmbeddingRequestSchema;
-    const body = parseBody(schema, raw);
+    const body = parseBody(schema, raw, this.options.jsonLimits);
     const route = this.table.lookup(body.model);
     if (!route) {
       this.metrics.requests.inc({ model: 'unknown', endpoint: 'none', status: 404 });
@@ -490,14 +508,30 @@ export class Gateway {
     );
   }
 
-  /** Chat: the last message is compared by meaning, the messages before it must match exactly. */
-  private cacheScope(model: string, kind: 'chat' | 'completion', body: Record<string, unknown>): CacheScope {
+  /**
+   * Chat: the last message is compared by meaning, the messages before it must match exactly. The model, the
+   * service, the tenant (scope `user`) and every parameter that may change the answer must match too.
+   */
+  private cacheScope(prepared: Prepared, req: IncomingMessage, config: SemanticCacheConfig): CacheScope {
+    const { model, body } = prepared;
+    const kind = prepared.kind as 'chat' | 'completion';
+    const header = config.tenantHeader ? req.headers[config.tenantHeader] : undefined;
+    const fromHeader = Array.isArray(header) ? header[0] : header;
+    const tenant =
+      config.scope === 'shared'
+        ? undefined
+        : fromHeader !== undefined
+          ? `tenant:${fromHeader}`
+          : typeof body.user === 'string'
+            ? `user:${body.user}`
+            : 'anonymous';
+    const scope = { model, route: prepared.target.service, tenant, params: cacheParams(body) };
     if (kind === 'completion')
-      return { model, kind, context: '', question: completionPromptText(body.prompt) };
+      return { ...scope, kind, context: '', question: completionPromptText(body.prompt) };
     const messages = body.messages as { role?: unknown; content?: unknown }[];
     const last = messages[messages.length - 1] ?? {};
     return {
-      model,
+      ...scope,
       kind,
       context: chatPromptText(messages.slice(0, -1)),
       question: chatPromptText([last]),
@@ -602,6 +636,7 @@ export class Gateway {
       Buffer.from(JSON.stringify(body)),
       this.options.timeouts,
       this.agent,
+      () => this.endpoints.liveness(endpoint),
     );
     const onClose = () => call.request.destroy();
     res.once('close', onClose);
@@ -625,8 +660,10 @@ export class Gateway {
       this.recordHot(prepared, 'prefill', endpoint);
       this.metrics.prefillDecode.inc({ model: prepared.model, outcome: 'ok' });
     } catch (err) {
+      // Whatever failed, the prefill connection must not linger (a half-read answer holds a socket).
+      call.request.destroy();
       if (res.destroyed) return;
-      if (err instanceof ConnectionFailure) this.recordFailure(endpoint);
+      if (err instanceof ConnectionFailure && !err.local && !err.stale) this.recordFailure(endpoint);
       this.options.log(
         `prefill on ${endpoint.name} failed (${(err as Error).message}); the decode endpoint serves the whole request`,
       );
@@ -649,6 +686,8 @@ export class Gateway {
     const tried = new Set<EndpointState>();
     const model = prepared.model;
     let lastError: ConnectionFailure | undefined;
+    /** Kept-alive connections found closed: retried on a new connection without counting as an attempt. */
+    let staleRetries = 0;
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
       let endpoint: EndpointState;
       try {
@@ -683,6 +722,7 @@ export class Gateway {
         prepared.forward,
         this.options.timeouts,
         this.agent,
+        () => this.endpoints.liveness(endpoint),
       );
       const onClose = () => {
         if (!res.writableFinished) call.request.destroy();
@@ -697,14 +737,38 @@ export class Gateway {
         release();
         if (res.destroyed) return;
         lastError = err as ConnectionFailure;
+        if (lastError.local) {
+          // Out of descriptors or buffers here: no endpoint is to blame, and another would fail alike.
+          this.metrics.requests.inc({ model, endpoint: 'none', status: 503 });
+          this.options.log(`request for model ${model} failed on the gateway itself: ${lastError.message}`);
+          throw new GatewayError(
+            503,
+            'gateway_overloaded',
+            `The gateway is out of local resources (${lastError.message}); retry shortly.`,
+          );
+        }
+        if (lastError.stale && staleRetries < 2) {
+          staleRetries++;
+          tried.delete(endpoint);
+          attempt--;
+          continue;
+        }
         this.recordFailure(endpoint);
         this.options.log(
           `attempt ${attempt} for model ${model} on ${endpoint.name} failed before the first byte: ${lastError.message}`,
         );
         continue;
       }
-      this.recordHot(prepared, role, endpoint);
-      this.relay(res, upstream, prepared, endpoint, release);
+      try {
+        this.recordHot(prepared, role, endpoint);
+        this.relay(res, upstream, prepared, endpoint, release);
+      } catch (err) {
+        // Once the response arrived, every way out reads it or drops it: an unread one holds its socket.
+        upstream.destroy();
+        call.request.destroy();
+        release();
+        throw err;
+      }
       return;
     }
     this.metrics.requests.inc({ model, endpoint: 'none', status: 502 });
@@ -725,6 +789,10 @@ export class Gateway {
   ): void {
     const status = upstream.statusCode ?? 502;
     const labels = { model: prepared.model, endpoint: endpoint.name };
+    if (status >= 400) {
+      void this.relayError(res, upstream, prepared, endpoint, release);
+      return;
+    }
     const capture =
       prepared.cache && status === 200
         ? (upstream.headers['content-type'] ?? '').includes('text/event-stream')
@@ -769,7 +837,7 @@ export class Gateway {
       release();
       // A client that went away aborts the upstream response on purpose: not the endpoint's failure.
       if (res.destroyed) return;
-      this.recordFailure(endpoint);
+      if (!isLocalError(err)) this.recordFailure(endpoint);
       this.options.log(`response from ${endpoint.name} broke off: ${err.message}`);
       res.destroy(err);
     });
@@ -780,6 +848,60 @@ export class Gateway {
     });
     upstream.pipe(res);
   }
+
+  /** An engine's error, read whole (bounded) and answered in the gateway's own OpenAI shape. */
+  private async relayError(
+    res: ServerResponse,
+    upstream: IncomingMessage,
+    prepared: Prepared,
+    endpoint: EndpointState,
+    release: () => void,
+  ): Promise<void> {
+    const status = upstream.statusCode ?? 502;
+    const labels = { model: prepared.model, endpoint: endpoint.name };
+    let error: GatewayError;
+    try {
+      error = engineError(status, await readAll(upstream, MAX_ENGINE_ERROR_BYTES), endpoint.name);
+    } catch (err) {
+      upstream.destroy();
+      release();
+      if (res.destroyed) return;
+      error = new GatewayError(
+        502,
+        'upstream_error',
+        `The engine ${endpoint.name} answered HTTP ${status} with an unreadable body (${(err as Error).message}).`,
+      );
+    }
+    release();
+    if (status >= 500) this.recordFailure(endpoint);
+    else endpoint.recordSuccess();
+    this.metrics.requests.inc({ ...labels, status: error.status });
+    this.metrics.latency.observe(labels, (performance.now() - prepared.started) / 1000);
+    if (res.destroyed) return;
+    for (const [name, value] of Object.entries(prepared.responseHeaders)) res.setHeader(name, value);
+    res.setHeader('x-inference-endpoint', endpoint.name);
+    sendError(res, error);
+  }
+}
+
+/** Body fields that do not change an answer, or are part of the scope already. */
+const NOT_CACHE_PARAMS = new Set(['model', 'messages', 'prompt', 'stream', 'stream_options', 'user']);
+
+/** Every other field of the request, as canonical JSON (keys sorted): any difference is another scope. */
+function cacheParams(body: Record<string, unknown>): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort())
+      out[key] = canonical((value as Record<string, unknown>)[key]);
+    return out;
+  };
+  const params: Record<string, unknown> = {};
+  for (const key of Object.keys(body).sort())
+    if (!NOT_CACHE_PARAMS.has(key) && body[key] !== undefined && body[key] !== null)
+      params[key] = canonical(body[key]);
+  return JSON.stringify(params);
 }
 
 /** The stable part of a prompt, replayed to warm another endpoint's cache: a chat without its newest message. */

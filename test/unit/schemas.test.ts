@@ -47,6 +47,7 @@ describe('defaults are applied and explicit values kept', () => {
       storeRef: 'redis-nlp-cache',
       threshold: 0.85,
       ttlSeconds: 3600,
+      scope: 'user',
     });
     assert.deepEqual(svc.spec.nlpFilters?.promptGuard?.blockedPatterns, ['Name', 'SSN']);
     assert.deepEqual(svc.spec.runtime, {

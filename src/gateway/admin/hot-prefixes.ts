@@ -89,13 +89,20 @@ function bounded(prompt: WarmPrompt | undefined): WarmPrompt | undefined {
   return promptChars(prompt) <= MAX_WARM_PROMPT_CHARS ? prompt : undefined;
 }
 
-/** The characters of a prompt's text, without serializing it (this runs on the request path). */
+/**
+ * The characters of a prompt's strings, without serializing it (this runs on the request path), counted with
+ * an explicit stack (no recursion, whatever the nesting) and only until the bound is passed.
+ */
 function promptChars(prompt: WarmPrompt): number {
   if (prompt.kind === 'completion') return prompt.prompt.length;
   let chars = 0;
-  for (const message of prompt.messages) {
-    const content = (message as { content?: unknown } | null)?.content;
-    chars += typeof content === 'string' ? content.length : JSON.stringify(content ?? '').length;
+  const pending: unknown[] = prompt.messages.map((m) => (m as { content?: unknown } | null)?.content);
+  while (pending.length > 0 && chars <= MAX_WARM_PROMPT_CHARS) {
+    const value = pending.pop();
+    if (typeof value === 'string') chars += value.length;
+    else if (Array.isArray(value)) pending.push(...value);
+    else if (value !== null && typeof value === 'object') pending.push(...Object.values(value));
+    else if (value !== undefined) chars += String(value).length;
   }
   return chars;
 }

@@ -1,4 +1,5 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
+import { isLocalError, type Liveness } from '../proxy/upstream.ts';
 import type { EndpointSpec } from '../routes/route-table.ts';
 import { EndpointState } from './endpoint-state.ts';
 
@@ -22,6 +23,7 @@ const KV_USAGE_METRICS = ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc
 export class EndpointRegistry {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly healthFailures = new Map<string, number>();
+  private readonly probes = new Map<string, Promise<Liveness>>();
   private timer?: NodeJS.Timeout;
   private scraping = false;
 
@@ -55,6 +57,26 @@ export class EndpointRegistry {
 
   all(): EndpointState[] {
     return [...this.endpoints.values()];
+  }
+
+  /**
+   * Asks the endpoint's /health now (one question at a time per endpoint, shared by every request waiting on
+   * it): `dead` when it fails or does not answer within the scrape timeout, `unknown` when the gateway itself
+   * could not ask (out of descriptors).
+   */
+  liveness(endpoint: EndpointState): Promise<Liveness> {
+    let probe = this.probes.get(endpoint.url);
+    if (!probe) {
+      probe = fetch(`${endpoint.url}/health`, { signal: AbortSignal.timeout(this.options.timeoutMs) })
+        .then(async (res): Promise<Liveness> => {
+          await res.body?.cancel();
+          return res.ok ? 'alive' : 'dead';
+        })
+        .catch((err: unknown): Liveness => (isLocalError(err) ? 'unknown' : 'dead'))
+        .finally(() => this.probes.delete(endpoint.url));
+      this.probes.set(endpoint.url, probe);
+    }
+    return probe;
   }
 
   start(): void {

@@ -10,9 +10,18 @@ export interface CachedAnswer {
   finishReason: string;
 }
 
-/** What a lookup is scoped to: the model, the API, and the exact conversation before the last message. */
+/**
+ * What a lookup is scoped to: the model, the route's service, the tenant (absent when shared), the parameters
+ * that change the answer, the API, and the exact conversation before the last message.
+ */
 export interface CacheScope {
   model: string;
+  /** The service the route sent the request to. */
+  route: string;
+  /** Who may see the answer; undefined for a shared cache. */
+  tenant?: string;
+  /** The request's other parameters (sampling and the like), canonical JSON. */
+  params: string;
   kind: 'chat' | 'completion';
   /** Everything but the question (earlier messages); it must match exactly. */
   context: string;
@@ -188,8 +197,10 @@ export class SemanticCache {
 }
 
 function scopeKey(scope: CacheScope): string {
-  const context = createHash('sha256').update(scope.context).digest('hex').slice(0, 32);
-  return `infctl:semcache:${scope.kind}:${encodeURIComponent(scope.model)}:${context}`;
+  // JSON keeps the parts apart: no choice of tenant or parameters can spell another scope's key.
+  const exact = JSON.stringify([scope.route, scope.tenant ?? null, scope.params, scope.context]);
+  const digest = createHash('sha256').update(exact).digest('hex').slice(0, 40);
+  return `infctl:semcache:${scope.kind}:${encodeURIComponent(scope.model)}:${digest}`;
 }
 
 function toVector(buffer: Buffer): Float32Array {

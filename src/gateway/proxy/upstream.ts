@@ -14,23 +14,50 @@ export interface UpstreamTimeouts {
   responseMs: number;
   /** Silence between two chunks of a response body. */
   idleMs: number;
+  /**
+   * Waiting this long for the response headers makes the gateway ask whether the endpoint is alive (its
+   * /health); one that does not answer is hung and the attempt fails, to be retried elsewhere. One that answers
+   * is busy (a long answer that is not streamed arrives whole), and the wait goes on up to `responseMs`.
+   */
+  firstByteMs: number;
 }
 
 export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
   connectMs: 5_000,
   responseMs: 600_000,
   idleMs: 300_000,
+  firstByteMs: 15_000,
 };
+
+/** Errors of the gateway's own host (descriptors, buffers, ports), never the endpoint's fault. */
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
+
+export function isLocalError(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 4;
+    e = e.cause as typeof e, i++
+  )
+    if (typeof e.code === 'string' && LOCAL_ERRORS.has(e.code)) return true;
+  return false;
+}
 
 /** The attempt failed before any response byte arrived: safe to try another endpoint. */
 export class ConnectionFailure extends Error {
   constructor(
     message: string,
     readonly timedOut = false,
+    /** The gateway's own resources failed (EMFILE...): not the endpoint's fault, and no other would fare better. */
+    readonly local = false,
+    /** A kept-alive connection the endpoint had closed meanwhile: a race, not a failure; a new one may work. */
+    readonly stale = false,
   ) {
     super(message);
   }
 }
+
+/** Whether an endpoint answers at all: `unknown` when the gateway could not even ask (a local error). */
+export type Liveness = 'alive' | 'dead' | 'unknown';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -87,6 +114,7 @@ export function callUpstream(
   body: Buffer | undefined,
   timeouts: UpstreamTimeouts,
   agent: Agent,
+  liveness?: () => Promise<Liveness>,
 ): UpstreamCall {
   const url = new URL(path, baseUrl);
   const req = request(url, {
@@ -106,20 +134,52 @@ export function callUpstream(
       req.destroy();
     }, timeouts.connectMs);
     let responseTimer: NodeJS.Timeout | undefined;
+    let firstByteTimer: NodeJS.Timeout | undefined;
+    const checkAlive = () => {
+      if (settled) return;
+      if (!liveness) {
+        fail(new ConnectionFailure(`${url.host} sent nothing within ${timeouts.firstByteMs} ms`, true));
+        req.destroy();
+        return;
+      }
+      void liveness().then((state) => {
+        if (settled) return;
+        if (state !== 'dead') {
+          firstByteTimer = setTimeout(checkAlive, timeouts.firstByteMs);
+          return;
+        }
+        fail(
+          new ConnectionFailure(
+            `${url.host} sent nothing within ${timeouts.firstByteMs} ms and does not answer /health: hung`,
+            true,
+          ),
+        );
+        req.destroy();
+      });
+    };
     const connected = () => {
       clearTimeout(connectTimer);
       responseTimer = setTimeout(() => {
+        clearTimeout(firstByteTimer);
         fail(new ConnectionFailure(`${url.host} sent no response within ${timeouts.responseMs} ms`, true));
         req.destroy();
       }, timeouts.responseMs);
+      if (timeouts.firstByteMs < timeouts.responseMs)
+        firstByteTimer = setTimeout(checkAlive, timeouts.firstByteMs);
     };
     req.on('socket', (socket: Socket) => {
       if (!socket.connecting) connected();
       else socket.once('connect', connected);
     });
+    req.once('close', () => {
+      clearTimeout(connectTimer);
+      clearTimeout(responseTimer);
+      clearTimeout(firstByteTimer);
+    });
     req.on('response', (res) => {
       clearTimeout(connectTimer);
       clearTimeout(responseTimer);
+      clearTimeout(firstByteTimer);
       settled = true;
       res.setTimeout(timeouts.idleMs, () =>
         res.destroy(new Error(`${url.host} stalled for ${timeouts.idleMs} ms`)),
@@ -129,7 +189,10 @@ export function callUpstream(
     req.on('error', (err) => {
       clearTimeout(connectTimer);
       clearTimeout(responseTimer);
-      fail(new ConnectionFailure(`${url.host}: ${err.message}`));
+      clearTimeout(firstByteTimer);
+      const code = (err as NodeJS.ErrnoException).code;
+      const stale = req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+      fail(new ConnectionFailure(`${url.host}: ${err.message}`, false, isLocalError(err), stale));
     });
   });
   // A rejection nobody awaited (the caller aborted first) must not crash the process.

@@ -29,6 +29,8 @@ export function filtersFrom(nlpFilters: InferenceServiceSpec['nlpFilters'], name
       ttlSeconds: cache.ttlSeconds,
       embeddingEndpoint: cache.embeddingEndpoint,
       embeddingModel: cache.embeddingModel,
+      scope: cache.scope,
+      tenantHeader: cache.tenantHeader?.toLowerCase(),
     };
   }
   return filters;

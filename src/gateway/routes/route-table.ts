@@ -20,6 +20,10 @@ export interface SemanticCacheConfig {
   ttlSeconds: number;
   embeddingEndpoint?: string;
   embeddingModel?: string;
+  /** `user`: answers are kept per tenant; `shared`: one cache for every caller of the route. */
+  scope: 'user' | 'shared';
+  /** Lower-case request header naming the tenant; the OpenAI `user` field otherwise. */
+  tenantHeader?: string;
 }
 
 export interface ModelFilters {
