@@ -49,7 +49,6 @@ export class StepFailure extends ApplicationFailure {
     message: string,
   ) {
     super(message, type, true);
-    this.name = 'StepFailure';
   }
   get failureType(): string {
     return this.type ?? 'Error';
@@ -60,7 +59,6 @@ export class StepFailure extends ApplicationFailure {
 export class StepInterrupted extends ApplicationFailure {
   constructor(readonly step: string) {
     super(`${step} interrupted: the resource is being deleted`, 'StepInterrupted', true);
-    this.name = 'StepInterrupted';
   }
 }
 

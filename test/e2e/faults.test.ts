@@ -51,7 +51,7 @@ const PRIVILEGED = {
   spec: {
     hostNetwork: true,
     volumes: [{ name: 'root', hostPath: { path: '/' } }],
-    containers: [{ name: 'vllm', securityContext: { privileged: true } }],
+    containers: [{ name: 'engine', securityContext: { privileged: true } }],
   },
 };
 
