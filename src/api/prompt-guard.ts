@@ -1,9 +1,11 @@
 /**
  * The named prompt-guard detectors a `blockedPatterns` entry may use. The gateway implements each rule
- * exactly as documented here; anything else must be a `regex:` pattern.
+ * exactly as documented here, in time linear in the text; anything else must be a `regex:` pattern. Every
+ * pattern sees the request's texts normalised: format characters (zero-width, bidi controls) removed, NFKC,
+ * Unicode decimal digits written as ASCII digits and dashes as "-".
  */
 export const PROMPT_GUARD_DETECTORS = {
-  SSN: 'US Social Security number: 3-2-4 digits separated by "-" or spaces (area not 000, 666 or 9xx).',
+  SSN: 'US Social Security number: 3-2-4 digits separated by "-", "." or spaces, or 9 digits standing alone as one word (area not 000, 666 or 9xx, group not 00, serial not 0000).',
   Email: 'An e-mail address: local part, "@", and a domain with at least one dot.',
   Phone:
     'A phone number: optional "+" and country code, then 10 to 15 digits in groups separated by spaces, dots, dashes or parentheses.',
@@ -26,7 +28,8 @@ const INLINE_FLAGS = /^\(\?([ims]+)\)/;
 /**
  * Parses one `blockedPatterns` entry, or returns an error message that says what is wrong with it.
  * `regex:` expressions are JavaScript regular expressions (Unicode mode); a leading `(?i)`, `(?m)` or `(?s)`
- * group is accepted and becomes the matching flag.
+ * group is accepted and becomes the matching flag. Unlike the detectors they may backtrack: the gateway runs
+ * them on bounded windows of long texts and within a time budget (src/gateway/filters/prompt-guard.ts).
  */
 export function parseBlockedPattern(entry: string): BlockedPattern | { error: string } {
   if (entry.startsWith(REGEX_PATTERN_PREFIX)) {

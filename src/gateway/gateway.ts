@@ -17,6 +17,7 @@ import {
 import { GatewayError, sendError } from './errors.ts';
 import { answerFromJson, replayAnswer, StreamedAnswer } from './filters/answers.ts';
 import { findBlocked } from './filters/prompt-guard.ts';
+import { requestTexts } from './filters/request-texts.ts';
 import { SemanticCache, type CacheScope } from './filters/semantic-cache.ts';
 import {
   callUpstream,
@@ -114,7 +115,7 @@ interface Prepared {
   model: string;
   route: ModelRoute;
   target: RouteTarget;
-  /** The prompt as a chat template lays it out (empty for embeddings): hashed, and checked by the guard. */
+  /** The prompt as a chat template lays it out (empty for embeddings): hashed for routing. */
   text: string;
   blocks: number[];
   contextBlocks: number;
@@ -338,7 +339,7 @@ export class Gateway {
     if (!prepared) return;
     const { target } = prepared;
     const filters = target.filters;
-    if (kind !== 'embedding' && filters.promptGuard) {
+    if (filters.promptGuard) {
       const detector = findBlocked(filters.promptGuard, this.guardText(prepared));
       if (detector) {
         this.metrics.promptGuardBlocks.inc({ model: prepared.model, detector });
@@ -351,7 +352,7 @@ export class Gateway {
           400,
           'prompt_blocked',
           `The prompt was blocked by the prompt guard of model "${prepared.model}": it matched the ${detector} detector.`,
-          kind === 'chat' ? 'messages' : 'prompt',
+          kind === 'chat' ? 'messages' : kind === 'embedding' ? 'input' : 'prompt',
         );
       }
     }
@@ -493,13 +494,9 @@ export class Gateway {
     return scheduler;
   }
 
-  /** Chat: the text already built; completions: every string prompt, not only the first. */
-  private guardText(prepared: Prepared): string {
-    if (prepared.kind === 'chat') return prepared.text;
-    const prompt = prepared.body.prompt;
-    return Array.isArray(prompt)
-      ? prompt.filter((p) => typeof p === 'string').join('\n')
-      : completionPromptText(prompt);
+  /** Every text the request carries to the model (filters/request-texts.ts). */
+  private guardText(prepared: Prepared): string[] {
+    return requestTexts(prepared.kind, prepared.body);
   }
 
   private cacheable(body: Record<string, unknown>): boolean {

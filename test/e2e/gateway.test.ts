@@ -660,6 +660,43 @@ describe('prompt guard and semantic cache', () => {
     assert.equal(allowed.status, 200);
   });
 
+  it('blocks an SSN in an embeddings input and in a chat content part, and lets a clean input through', async () => {
+    const embeddings = (input: unknown) =>
+      fetch(`${gw.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: MODEL, input }),
+      });
+    const embedded = await embeddings(['hello', 'my ssn is １２３\u200b-４５-６７８９']);
+    assert.equal(embedded.status, 400);
+    const embedError = (
+      (await embedded.json()) as { error: { code: string; message: string; param: string } }
+    ).error;
+    assert.equal(embedError.code, 'prompt_blocked');
+    assert.equal(embedError.param, 'input');
+    assert.match(embedError.message, /SSN/);
+    const parts = await chat(
+      gw.url,
+      question('', {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'please file this:' },
+              { type: 'text', text: 'ssn 123.45.6789' },
+            ],
+          },
+        ],
+      }),
+      { 'x-semantic-cache-bypass': '1' },
+    );
+    assert.equal(parts.status, 400);
+    assert.equal((parts.json.error as { code: string }).code, 'prompt_blocked');
+    for (const secret of ['6789', '６７８９'])
+      assert.ok(!gw.logs.join('\n').includes(secret), `the log leaked ${secret}`);
+    assert.equal((await embeddings('a harmless sentence')).status, 200);
+  });
+
   it('answers a paraphrase from the cache, replays it as SSE, honours bypass and expires with the TTL', async () => {
     const first = await chat(gw.url, question('How do I reset my password?'));
     assert.equal(first.status, 200);
