@@ -2,7 +2,7 @@
  * The named prompt-guard detectors a `blockedPatterns` entry may use. The gateway implements each rule
  * exactly as documented here, in time linear in the text; anything else must be a `regex:` pattern. Every
  * pattern sees the request's texts normalised: format characters (zero-width, bidi controls) removed, NFKC,
- * Unicode decimal digits written as ASCII digits and dashes as "-".
+ * Unicode decimal digits written as ASCII digits, dashes as "-" and typographic apostrophes as "'".
  */
 export const PROMPT_GUARD_DETECTORS = {
   SSN: 'US Social Security number: 3-2-4 digits separated by "-", "." or spaces, or 9 digits standing alone as one word (area not 000, 666 or 9xx, group not 00, serial not 0000).',

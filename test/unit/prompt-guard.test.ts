@@ -128,6 +128,7 @@ describe('prompt guard normalisation', () => {
     const patterns = ['Email', 'Name'].map((p) => parseBlockedPattern(p) as BlockedPattern);
     assert.equal(findBlocked(patterns, 'write to ｊａｎｅ＠ｅｘａｍｐｌｅ．ｏｒｇ'), 'Email');
     assert.equal(findBlocked(patterns, 'ｍｙ ｎａｍｅ ｉｓ Ａｌｉｃｅ'), 'Name');
+    assert.equal(findBlocked(patterns, 'I\u2019m Bob'), 'Name');
   });
 });
 

@@ -30,12 +30,14 @@ const NAME_TITLE = /\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s+[A-Z][a-z'-]+/;
 /**
  * How the normaliser treats a character (besides NFKC): format characters (zero-width, bidi controls, soft
  * hyphen, ...: `Cf`) split a number for the eye only and are dropped; decimal digits (`Nd`) become ASCII digits;
- * dashes (`Pd`) become "-".
+ * dashes (`Pd`) become "-" and typographic apostrophes "'".
  */
 const KEEP = 0;
 const DROP = 1;
 const DIGIT = 2;
 const DASH = 3;
+const APOSTROPHE = 4;
+const APOSTROPHES = new Set(['\u2018', '\u2019', '\u02bc']);
 const FORMAT = /^\p{Cf}$/u;
 const DECIMAL = /^\p{Nd}$/u;
 const DASHES = /^\p{Pd}$/u;
@@ -50,6 +52,7 @@ function kindOf(char: string): number {
   if (FORMAT.test(char)) return DROP;
   if (DECIMAL.test(char)) return DIGIT;
   if (DASHES.test(char)) return DASH;
+  if (APOSTROPHES.has(char)) return APOSTROPHE;
   return KEEP;
 }
 
@@ -123,6 +126,9 @@ function rewrite(text: string, ascii: boolean): string {
     } else if (ascii && kind === DASH) {
       out[n++] = 45;
       i += units - 1;
+    } else if (ascii && kind === APOSTROPHE) {
+      out[n++] = 39;
+      i += units - 1;
     } else {
       out[n++] = c;
       if (units === 2) out[n++] = text.charCodeAt(++i);
@@ -133,7 +139,8 @@ function rewrite(text: string, ascii: boolean): string {
 
 /**
  * The text every pattern sees: format characters removed, NFKC (fullwidth and other compatibility forms become
- * ASCII), then every decimal digit written as ASCII and every dash as "-". Linear; ASCII text is returned as is.
+ * ASCII), then every decimal digit written as ASCII, every dash as "-" and a typographic apostrophe as "'".
+ * Linear; ASCII text is returned as is.
  */
 export function normalizeGuardText(text: string): string {
   if (!NON_ASCII.test(text)) return text;
