@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, get, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -76,6 +77,18 @@ function post(url: string, body: string, agent: Agent, abort = false): Promise<A
 
 /** Streams slowly enough to be aborted mid-way; many sequences at once, so nothing queues. */
 const SIM_ARGS = ['--inter-token-latency', '10ms', '--max-num-seqs', '64'];
+/** GETs a path over `agent`, for the body text. */
+function getText(url: string, path: string, agent: Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`${url}${path}`, { agent }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 const DEEP = `${'['.repeat(5000)}${']'.repeat(5000)}`;
 /** The bad requests of issue 11, in turn: each reached the engine or broke the gateway once. */
 const BAD: { body: string; abort?: boolean; status: number; code?: string }[] = [
@@ -119,7 +132,23 @@ describe('gateway request safety', () => {
 
   before(async () => {
     for (let i = 0; i < 2; i++) sims.push(await startSimulator({ args: SIM_ARGS }));
-    gw = await startGateway(twoEndpoints(sims));
+    // The same simulators once more as a P/D pair, under other URLs (endpoint state is per URL).
+    const [prefill, decode] = sims.map((s) => s.url.replace('127.0.0.1', 'localhost'));
+    const pd = {
+      model: 'pd',
+      services: [
+        {
+          name: 'pd',
+          backendModel: MODEL,
+          endpoints: [
+            { url: prefill, name: 'pd-prefill', role: 'prefill' },
+            { url: decode, name: 'pd-decode', role: 'decode' },
+          ],
+        },
+      ],
+    };
+    const config = twoEndpoints(sims);
+    gw = await startGateway({ ...config, models: [...config.models, pd] });
   });
   after(async () => {
     await gw.stop();
@@ -175,6 +204,22 @@ describe('gateway request safety', () => {
       // Nothing above reached an engine.
       assert.equal(await gatewayMetric(gw.url, 'infctl_gateway_requests_total', { endpoint: 'sim-0' }), 0);
       assert.equal(await gatewayMetric(gw.url, 'infctl_gateway_requests_total', { endpoint: 'sim-1' }), 0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('answers the deep body with a 400 on a P/D route too, and still prefills and decodes a valid one', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const deep = await post(gw.url, BAD[0]!.body.replace(`"model":"${MODEL}"`, '"model":"pd"'), agent);
+      assert.deepEqual([deep.status, deep.error?.code], [400, 'json_too_deep']);
+      const ok = await chat(gw.url, question('prefill me', { model: 'pd' }));
+      assert.equal(ok.status, 200);
+      assert.deepEqual(
+        [ok.headers.get('x-prefill-endpoint'), ok.headers.get('x-inference-endpoint')],
+        ['pd-prefill', 'pd-decode'],
+      );
     } finally {
       agent.destroy();
     }
@@ -330,6 +375,76 @@ describe('gateway at a 256 open-file limit', () => {
       }
       assert.deepEqual([...served].sort(), ['sim-0', 'sim-1']);
     } finally {
+      agent.destroy();
+      gateway.child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('gateway out of descriptors', () => {
+  const sims: Simulator[] = [];
+
+  before(async () => {
+    for (let i = 0; i < 2; i++) sims.push(await startSimulator());
+  });
+  after(() => {
+    for (const s of sims) s.stop();
+  });
+
+  it('answers 503 gateway_overloaded on EMFILE, blames no endpoint, and serves again once descriptors are free', async () => {
+    const limit = 256;
+    const gateway = await startLimitedGateway(twoEndpoints(sims), limit);
+    // Connections accepted before the descriptors run out; /health needs no upstream connection.
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const idle: Socket[] = [];
+    try {
+      await Promise.all(Array.from({ length: 4 }, () => getText(gateway.url, '/health', agent)));
+      const port = Number(new URL(gateway.url).port);
+      for (let i = 0; i < limit + 32; i++) {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        idle.push(socket);
+      }
+      await until(
+        'the gateway out of descriptors',
+        async () => (openFds(gateway.pid) >= limit - 1 ? true : undefined),
+        5000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${openFds(gateway.pid)} fds\n${gateway.output()}`);
+      });
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          post(gateway.url, JSON.stringify(question(`starved ${i}`)), agent),
+        ),
+      );
+      // A descriptor freed meanwhile may carry one of them; the others find none.
+      const overloaded = answers.filter((a) => a.status === 503 && a.error?.code === 'gateway_overloaded');
+      for (const a of answers) assert.ok(a.status === 200 || overloaded.includes(a), JSON.stringify(a));
+      assert.ok(overloaded.length >= 4, `${overloaded.length} of 8 were gateway_overloaded`);
+      console.log(
+        `out of descriptors (${openFds(gateway.pid)} of ${limit}): ${overloaded.length} of 8 requests 503 gateway_overloaded`,
+      );
+      // Two scrape intervals pass while out of descriptors: the failed health checks are the gateway's own.
+      await new Promise((r) => setTimeout(r, 2500));
+      const metrics = await getText(gateway.url, '/metrics', agent);
+      assert.doesNotMatch(metrics, /infctl_gateway_ejections_total\{[^}]*\} [1-9]/);
+      for (const socket of idle) socket.destroy();
+      await until(
+        'descriptors released',
+        async () => (openFds(gateway.pid) < limit / 2 ? true : undefined),
+        5000,
+      );
+      const served = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const r = await chat(gateway.url, question(`fed ${i}`));
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        served.add(r.headers.get('x-inference-endpoint') ?? '');
+      }
+      assert.deepEqual([...served].sort(), ['sim-0', 'sim-1']);
+      assert.equal(await gatewayMetric(gateway.url, 'infctl_gateway_ejections_total'), 0);
+      assert.doesNotMatch(gateway.output(), /ejected endpoint|is unhealthy/);
+    } finally {
+      for (const socket of idle) socket.destroy();
       agent.destroy();
       gateway.child.kill('SIGTERM');
     }

@@ -111,7 +111,9 @@ export class EndpointRegistry {
         await res.body?.cancel();
         return res.ok;
       })
-      .catch(() => false);
+      .catch((err: unknown) => (isLocalError(err) ? undefined : false));
+    // The gateway could not even ask (out of descriptors): that says nothing about the endpoint.
+    if (healthy === undefined) return;
     const failures = healthy ? 0 : (this.healthFailures.get(endpoint.url) ?? 0) + 1;
     this.healthFailures.set(endpoint.url, failures);
     const wasHealthy = endpoint.healthy;
