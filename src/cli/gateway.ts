@@ -1,3 +1,4 @@
+import { servicePolicyFromEnv } from '../api/index.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { integer } from './flags.ts';
@@ -52,7 +53,11 @@ export async function runGateway(args: string[]): Promise<number> {
     ? new StaticRouteSource(values.config, log)
     : new KubernetesRouteSource(
         new KubeClient(),
-        { gateway: values.gateway, namespace: values.namespace },
+        {
+          gateway: values.gateway,
+          namespace: values.namespace,
+          allowedHosts: servicePolicyFromEnv().endpointHosts,
+        },
         log,
       );
   const defaults = DEFAULT_GATEWAY_OPTIONS;

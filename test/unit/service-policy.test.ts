@@ -8,6 +8,7 @@ import {
   servicePolicyFromEnv,
   servicePolicyProblems,
 } from '../../src/api/index.ts';
+import { filtersFrom } from '../../src/gateway/routes/filters-config.ts';
 
 const spec = (extra: Record<string, unknown>) =>
   InferenceServiceSpecSchema.parse({ modelName: 'm', ...extra });
@@ -140,5 +141,23 @@ describe('semantic-cache endpoint allow-list', () => {
       ),
       [],
     );
+  });
+});
+
+describe('the gateway side of the endpoint allow-list', () => {
+  it('configures no semantic cache for a cluster resource pointing outside, and keeps the prompt guard', () => {
+    const nlpFilters = {
+      semanticCache: { storeRef: 'redis://203.0.113.7:6379', threshold: 0.9, ttlSeconds: 60 },
+      promptGuard: { blockedPatterns: ['SSN'] },
+    } as Parameters<typeof filtersFrom>[0];
+    const fromCluster = filtersFrom(nlpFilters, 'ns', []);
+    assert.equal(fromCluster.semanticCache, undefined);
+    assert.equal(fromCluster.promptGuard?.length, 1);
+    assert.equal(
+      filtersFrom(nlpFilters, 'ns', ['203.0.113.7']).semanticCache?.redisUrl,
+      'redis://203.0.113.7:6379',
+    );
+    // Static routes are the operator's own file: no allow-list applies.
+    assert.equal(filtersFrom(nlpFilters, 'ns').semanticCache?.redisUrl, 'redis://203.0.113.7:6379');
   });
 });

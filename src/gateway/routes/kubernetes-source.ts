@@ -21,6 +21,8 @@ export interface KubernetesSourceOptions {
   gateway?: string;
   /** Watch only this namespace. */
   namespace?: string;
+  /** Hosts beyond in-cluster Services and loopback a service's semantic cache may reach (INFCTL_ENDPOINT_ALLOW). */
+  allowedHosts?: readonly string[];
 }
 
 /**
@@ -137,7 +139,7 @@ export class KubernetesRouteSource implements RouteSource {
       weight,
       backendModel: spec.modelName,
       endpoints,
-      filters: filtersFrom(spec.nlpFilters, namespace),
+      filters: filtersFrom(spec.nlpFilters, namespace, this.options.allowedHosts ?? []),
     };
   }
 }
