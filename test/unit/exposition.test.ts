@@ -3,10 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { metricSum, parseExposition } from '../../src/metrics/exposition.ts';
 
-const reference = readFileSync(
-  new URL('../../../shared/reference/vllm/metrics-sample.prom', import.meta.url),
-  'utf8',
-);
+const reference = readFileSync(new URL('../fixtures/vllm/metrics-sample.prom', import.meta.url), 'utf8');
 
 describe('Prometheus exposition parser', () => {
   it("reads vLLM's reference /metrics with _total counters", () => {

@@ -11,7 +11,7 @@ import { renderPlan, type RenderInput } from '../../src/activities/vllm/render.t
 import { containerCommand, deploymentFor, mergeOverlay } from '../../src/runtime/kubernetes/manifests.ts';
 
 const FLAGS = new Set(
-  readFileSync(new URL('../../../shared/reference/vllm/serve-flags.txt', import.meta.url), 'utf8')
+  readFileSync(new URL('../fixtures/vllm/serve-flags.txt', import.meta.url), 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.startsWith('-')),
