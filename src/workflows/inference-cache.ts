@@ -130,7 +130,36 @@ function policyOf(spec: InferenceCacheSpec): CachePolicy {
   };
 }
 
-async function evict(
+/**
+ * One cache action at a time: an operator's forceEvict/forceTransfer update and the loop's own action would
+ * otherwise run their activities interleaved (the safe-message-handlers sample's Mutex). Deterministic: a
+ * promise chain inside the workflow.
+ */
+class ActionLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(action: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(action);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+const actionLock = new ActionLock();
+
+function evict(state: CacheState, target: string, reason: string, manual: boolean): Promise<CacheAction> {
+  return actionLock.run(() => evictNow(state, target, reason, manual));
+}
+
+function transfer(
+  state: CacheState,
+  from: string,
+  to: string,
+  reason: string,
+  manual: boolean,
+): Promise<CacheAction> {
+  return actionLock.run(() => transferNow(state, from, to, reason, manual));
+}
+
+async function evictNow(
   state: CacheState,
   target: string,
   reason: string,
@@ -162,7 +191,7 @@ async function evict(
  * Transfer: the gateways move the hottest prefixes of `from` to `to` and `to` is warmed with prefill-only
  * replays; the next polls verify the effect on the pool hit rate.
  */
-async function transfer(
+async function transferNow(
   state: CacheState,
   from: string,
   to: string,

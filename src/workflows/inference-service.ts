@@ -221,6 +221,33 @@ async function observe(state: ServiceState): Promise<void> {
   const current = state.data.revisions.find((r) => r.revision === state.data.current);
   if (!current) return;
   const observed = await steps.observeEndpoints({ plan: current.plan });
+  if (
+    state.phase === 'Degraded' &&
+    state.data.lastGood !== current.revision &&
+    observed.replicas > 0 &&
+    observed.readyReplicas >= observed.replicas
+  ) {
+    // A rollout reported failed (pods unschedulable until a GPU node joined, ...) that is serving after all.
+    state.data.lastGood = current.revision;
+    const message = `revision ${current.revision} became available after its rollout was reported failed`;
+    await report(state, 'Ready', {
+      observedGeneration: state.reconciledGeneration,
+      fields: {
+        revision: current.revision,
+        lastGoodRevision: current.revision,
+        replicas: observed.replicas,
+        readyReplicas: observed.readyReplicas,
+        endpoints: observed.endpoints,
+      },
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'RolloutComplete', message },
+        { type: 'Progressing', status: 'False', reason: 'RolloutComplete', message },
+        { type: 'Degraded', status: 'False', reason: 'RolloutComplete' },
+      ],
+      event: { type: 'Normal', reason: 'RolloutComplete', message },
+    });
+    return;
+  }
   const digest = JSON.stringify(observed);
   if (digest === state.data.observedDigest) return;
   state.data.observedDigest = digest;
