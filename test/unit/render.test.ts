@@ -8,7 +8,7 @@ import {
   SpeculativeDecodingSpecSchema,
 } from '../../src/api/index.ts';
 import { renderPlan, type RenderInput } from '../../src/activities/vllm/render.ts';
-import { containerCommand, deploymentFor, mergeOverlay } from '../../src/runtime/kubernetes/manifests.ts';
+import { deploymentFor, mergeOverlay } from '../../src/runtime/kubernetes/manifests.ts';
 
 const FLAGS = new Set(
   readFileSync(new URL('../fixtures/vllm/serve-flags.txt', import.meta.url), 'utf8')
@@ -174,22 +174,6 @@ describe('Kubernetes manifests', () => {
     assert.equal(container.command[0], 'vllm');
     assert.deepEqual(d.spec.template.spec.tolerations, [{ key: 'gpu', operator: 'Exists' }]);
     assert.equal(d.spec.template.metadata.labels['production-stack.vllm.ai/revision'], '3');
-  });
-
-  it('gives the simulator only flags it accepts', () => {
-    const plan = renderPlan({
-      ...everything,
-      pdd: undefined,
-      spec: InferenceServiceSpecSchema.parse({ modelName: 'm', runtime: { engine: 'simulator' } }),
-    });
-    assert.deepEqual(containerCommand(plan, plan.groups[0] as never).slice(1), [
-      '--model',
-      'm',
-      '--port',
-      '8000',
-      '--force-dummy-tokenizer',
-      '--enable-kvcache',
-    ]);
   });
 
   it('merges lists of named items by name', () => {

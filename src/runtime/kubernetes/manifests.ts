@@ -6,6 +6,7 @@ import {
   type ServingGroup,
   type ServingPlan,
 } from '../../api/index.ts';
+import { engineCommand } from '../engine-command.ts';
 
 type Json = Record<string, unknown>;
 
@@ -63,19 +64,8 @@ function commonLabels(plan: ServingPlan): Record<string, string> {
   };
 }
 
-/** The engine command line: `vllm serve <model> <args>`, or the simulator with the flags it accepts. */
-export function containerCommand(plan: ServingPlan, group: ServingGroup): string[] {
-  if (plan.engine === 'vllm') return ['vllm', 'serve', plan.model, ...group.args];
-  return [
-    '/app/llm-d-inference-sim',
-    '--model',
-    plan.modelName,
-    '--port',
-    String(plan.port),
-    '--force-dummy-tokenizer',
-    '--enable-kvcache',
-  ];
-}
+/** In the image: vLLM's entry point on PATH, the simulator where its image puts it; pods listen on plan.port. */
+const IMAGE_EXECUTABLES = { vllm: 'vllm', simulator: '/app/llm-d-inference-sim' } as const;
 
 export function deploymentFor(plan: ServingPlan, group: ServingGroup, revision: number): Json {
   const labels = { ...commonLabels(plan), [LABELS.role]: group.role };
@@ -102,7 +92,7 @@ export function deploymentFor(plan: ServingPlan, group: ServingGroup, revision: 
         {
           name: 'engine',
           image: plan.image,
-          command: containerCommand(plan, group),
+          command: engineCommand(plan, group, { executables: IMAGE_EXECUTABLES }),
           env: [...plan.env, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
           ports: [{ name: 'http', containerPort: plan.port }],
           resources,

@@ -12,6 +12,7 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ServingGroup, ServingPlan } from '../../api/index.ts';
+import { engineCommand } from '../engine-command.ts';
 
 /**
  * The process runtime: every replica of an InferenceService is a local process — llm-d-inference-sim for the
@@ -88,15 +89,6 @@ async function healthy(port: number): Promise<boolean> {
   );
 }
 
-/** The block size the plan's arguments carry (from the InferenceCache), for the simulator's KV cache. */
-function flag(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-const SIMULATOR_TTFT = '20ms';
-const SIMULATOR_ITL = '10ms';
-
 export class ProcessRuntime {
   constructor(private readonly options: ProcessRuntimeOptions) {}
 
@@ -126,39 +118,13 @@ export class ProcessRuntime {
     return ports;
   }
 
-  /** The command line of one replica: only flags the simulator accepts, or the full `vllm serve` arguments. */
+  /** The command line of one replica: the shared engine command, with this machine's executables and port. */
   commandFor(plan: ServingPlan, group: ServingGroup, port: number): string[] {
-    if (plan.engine === 'vllm') {
-      return [
-        this.options.vllm ?? 'vllm',
-        'serve',
-        plan.model,
-        ...group.args,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-      ];
-    }
-    const blockSize = flag(group.args, '--block-size') ?? '16';
-    return [
-      this.options.simulator,
-      '--port',
-      String(port),
-      '--model',
-      plan.modelName,
-      '--force-dummy-tokenizer',
-      '--enable-kvcache',
-      '--block-size',
-      blockSize,
-      '--enable-sleep-mode',
-      // The latencies of a small model on one GPU: requests overlap, so KV usage, queues and the cache loop's
-      // decisions have something to show (the simulator's default answers instantly).
-      '--time-to-first-token',
-      SIMULATOR_TTFT,
-      '--inter-token-latency',
-      SIMULATOR_ITL,
-    ];
+    return engineCommand(plan, group, {
+      executables: { vllm: this.options.vllm ?? 'vllm', simulator: this.options.simulator },
+      // A local replica stays on loopback.
+      listen: { host: '127.0.0.1', port },
+    });
   }
 
   private async start(
