@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,12 +19,15 @@ const plan = (replicas: number, digest: string): ServingPlan => ({
   image: 'unused',
   port: 8000,
   gpuResource: 'nvidia.com/gpu',
-  env: [],
+  env: [{ name: 'INFCTL_REPLICA_MARKER', value: 'from-runtime-env' }],
   groups: [
     { name: 'chat-backend', role: 'both', replicas, args: ['--block-size', '32'], gpus: 1, nodeSelector: {} },
   ],
   digest,
 });
+
+/** The environment of a running process, from /proc. */
+const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
 describe('the process runtime', () => {
   const dir = mkdtempSync(join(tmpdir(), 'infctl-replicas-'));
@@ -78,8 +81,9 @@ describe('the process runtime', () => {
     );
   });
 
-  it('restarts a replica that exited, on the same port, and reports it', async () => {
+  it("restarts a replica that exited, on the same port and with the plan's runtime.env, and reports it", async () => {
     const [first] = runtime.records('demo', 'chat');
+    assert.ok(environ(first!.pid).includes('INFCTL_REPLICA_MARKER=from-runtime-env'));
     process.kill(first!.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
     const { restarted } = await runtime.observe('demo', 'chat');
@@ -87,6 +91,11 @@ describe('the process runtime', () => {
     const record = runtime.records('demo', 'chat')[0]!;
     assert.equal(record.port, first!.port);
     assert.equal(record.restarts, 1);
+    assert.notEqual(record.pid, first!.pid);
+    assert.ok(
+      environ(record.pid).includes('INFCTL_REPLICA_MARKER=from-runtime-env'),
+      'the restarted replica lost the runtime.env',
+    );
     assert.equal((await runtime.awaitReady(plan(2, 'd1'), 30_000)).ok, true);
   });
 

@@ -31,6 +31,8 @@ export interface ReplicaRecord {
   digest: string;
   revision: number;
   command: string[];
+  /** The plan's `runtime.env`, kept so a replica restarted by `observe` runs with it again. */
+  env: Record<string, string>;
   startedAt: string;
   restarts: number;
 }
@@ -127,17 +129,14 @@ export class ProcessRuntime {
     });
   }
 
-  private async start(
-    record: Omit<ReplicaRecord, 'pid' | 'startedAt'>,
-    env: Record<string, string>,
-  ): Promise<ReplicaRecord> {
+  private async start(record: Omit<ReplicaRecord, 'pid' | 'startedAt'>): Promise<ReplicaRecord> {
     const log = openSync(join(this.folder(record.namespace), `${record.name}.log`), 'a');
     const [command = '', ...args] = record.command;
     const child = spawn(command, args, {
       detached: true,
       stdio: ['ignore', log, log],
       // Dev mode enables /reset_prefix_cache (vLLM) and /sleep + /wake_up: the cache loop's evictions.
-      env: { ...process.env, ...env, POD_IP: '127.0.0.1', VLLM_SERVER_DEV_MODE: '1' },
+      env: { ...process.env, ...record.env, POD_IP: '127.0.0.1', VLLM_SERVER_DEV_MODE: '1' },
     });
     closeSync(log);
     const pid = await new Promise<number>((resolve, reject) => {
@@ -175,20 +174,18 @@ export class ProcessRuntime {
         if (existing && alive(existing.pid)) this.kill(existing);
         const port = existing && !alive(existing.pid) ? existing.port : await freePort(taken);
         taken.add(port);
-        await this.start(
-          {
-            name,
-            namespace: plan.namespace,
-            owner: plan.owner.name,
-            role: group.role,
-            port,
-            digest: plan.digest,
-            revision,
-            command: this.commandFor(plan, group, port),
-            restarts: 0,
-          },
+        await this.start({
+          name,
+          namespace: plan.namespace,
+          owner: plan.owner.name,
+          role: group.role,
+          port,
+          digest: plan.digest,
+          revision,
+          command: this.commandFor(plan, group, port),
           env,
-        );
+          restarts: 0,
+        });
         started.push(name);
       }
     }
@@ -242,7 +239,7 @@ export class ProcessRuntime {
     for (const r of this.records(namespace, owner)) {
       let record = r;
       if (!alive(r.pid)) {
-        record = await this.start({ ...r, restarts: r.restarts + 1 }, {});
+        record = await this.start({ ...r, restarts: r.restarts + 1 });
         restarted.push(r.name);
       }
       endpoints.push({
