@@ -1,0 +1,95 @@
+/** The InferenceCache workflow's plain-JSON state, its policy in force, and its workflow metrics. */
+import { metricMeter } from '@temporalio/workflow';
+import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
+import {
+  effectivePolicy,
+  type CacheAction,
+  type CacheLoopState,
+  type CachePolicy,
+  type PolicyOverride,
+  type PoolView,
+} from './cache-policy.ts';
+import type { EntityState } from './entity.ts';
+import type { ForceEvictRequest, ForceTransferRequest } from './messages.ts';
+
+export interface CacheData {
+  loop: CacheLoopState;
+  /** Digest of the status last written. */
+  written?: string;
+  services: string[];
+  view?: PoolView;
+  /** The poll interval the workflow was started with (tests, dev); otherwise the spec's pollInterval. */
+  pollOverrideMs?: number;
+  /** Forced evictions received as signals, run on the next loop iteration. */
+  pending: ForceEvictRequest[];
+  /** Forced transfers received as signals, run on the next loop iteration. */
+  pendingTransfers?: ForceTransferRequest[];
+  /** Thresholds set with setPolicy, until they expire. */
+  policyOverride?: PolicyOverride;
+  /** Automatic actions are paused (pauseActions); the loop still polls and reports. */
+  actionsPaused?: { reason?: string; since: string };
+  /** The last automatic decision not acted on because actions were paused. */
+  suppressed?: CacheAction;
+  /** The last action that failed. */
+  lastFailure?: { action: string; target: string; error: string; time: string };
+}
+
+export type CacheState = EntityState<CacheData>;
+
+/** A replica is hot when it takes 1.5x the mean share of queried tokens. */
+const HOT_SHARE = 1.5;
+
+/** How long a transfer's ownership shift lasts in the gateways. */
+export const OWNERSHIP_TTL_SECONDS = 3600;
+
+/** The policy in force: the spec's with an unexpired setPolicy override on top. */
+export function policyNow(state: CacheState, now: number): CachePolicy {
+  return effectivePolicy(policyOf(state.spec as InferenceCacheSpec), state.data.policyOverride, now);
+}
+
+/** Decisions and pool numbers as workflow metrics (exported by the worker's Prometheus endpoint, not on replay). */
+export const metrics = {
+  actions: () =>
+    metricMeter.createCounter(
+      'inference_cache_actions',
+      'actions',
+      'Cache actions of the InferenceCache loop, by action, trigger (automatic, manual) and outcome (done, failed, suppressed)',
+    ),
+  poolHitRate: () =>
+    metricMeter.createGauge(
+      'inference_cache_pool_hit_rate',
+      'float',
+      'ratio',
+      'Windowed pool prefix-cache hit rate',
+    ),
+  maxKvUsage: () =>
+    metricMeter.createGauge(
+      'inference_cache_max_kv_usage',
+      'float',
+      'ratio',
+      'Highest KV-cache usage of a replica',
+    ),
+};
+
+export function countAction(state: CacheState, action: string, manual: boolean, outcome: string): void {
+  metrics.actions().add(1, {
+    resource: `${state.namespace}/${state.name}`,
+    action,
+    trigger: manual ? 'manual' : 'automatic',
+    outcome,
+  });
+}
+
+/** The spec's policy; the API server fills the defaults, these are for a spec written before a field existed. */
+function policyOf(spec: InferenceCacheSpec): CachePolicy {
+  const policy = spec.kvCacheTransferPolicy as
+    Partial<InferenceCacheSpec['kvCacheTransferPolicy']> | undefined;
+  return {
+    thresholdHitRate: policy?.thresholdHitRate ?? 0.8,
+    evictionThreshold: policy?.evictionThreshold ?? 0.9,
+    sustainedPolls: policy?.sustainedPolls ?? 3,
+    cooldownMs: parseDuration(policy?.cooldown ?? '5m'),
+    windowMs: parseDuration(spec.window ?? '2m'),
+    hotShare: HOT_SHARE,
+  };
+}
