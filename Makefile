@@ -17,9 +17,10 @@ deps: $(NODE_DEPS) ## Install the pinned npm dependencies.
 tools: deps ## Build or find the real components (cached outside the checkout).
 	./bin/infctl dev tools
 
-lint: deps ## ESLint and Prettier.
+lint: deps ## ESLint, Prettier and unused exports (knip.jsonc).
 	npx eslint .
 	npx prettier --check .
+	npx knip
 
 typecheck: deps ## TypeScript strict type check.
 	npx tsc --noEmit -p tsconfig.json

@@ -6,10 +6,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** RFC 1123 label: what Kubernetes requires of Service names, which our resources' names become. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** RFC 1123 subdomain: dot-separated labels, at most 253 characters. */
-export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A Go-style duration as Kubernetes prints metav1.Duration: `500ms`, `15s`, `2m`, `1h30m`. */
-export const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
+const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 
 /** The name of another resource of this API in the same namespace. */
 export function resourceRef(description: string) {
@@ -72,5 +70,3 @@ export const ObjectMetaSchema = z
     generation: z.int().optional(),
   })
   .describe('Standard object metadata.');
-
-export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** metav1.Condition reasons: CamelCase identifiers. */
-export const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
 export const ConditionSchema = z
   .strictObject({
@@ -31,14 +31,6 @@ export const ConditionSchema = z
 
 export type Condition = z.infer<typeof ConditionSchema>;
 export type ConditionStatus = Condition['status'];
-
-/** The condition types every kind reports. */
-export const ConditionType = {
-  Ready: 'Ready',
-  Progressing: 'Progressing',
-  Degraded: 'Degraded',
-  InvalidSpec: 'InvalidSpec',
-} as const;
 
 export const conditionsField = () =>
   z
@@ -84,10 +76,7 @@ export function setCondition(
   return conditions.map((c) => (c.type === update.type ? next : c));
 }
 
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
+function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 

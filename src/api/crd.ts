@@ -54,7 +54,7 @@ function structural(node: unknown, path: string): unknown {
   return out;
 }
 
-export function openApiSchema(info: KindInfo): JsonSchema {
+function openApiSchema(info: KindInfo): JsonSchema {
   const raw = z.toJSONSchema(info.schema, {
     target: 'openapi-3.0',
     io: 'input',
@@ -88,7 +88,7 @@ export function openApiSchema(info: KindInfo): JsonSchema {
   };
 }
 
-export function customResourceDefinition(info: KindInfo) {
+function customResourceDefinition(info: KindInfo) {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -121,7 +121,7 @@ export function customResourceDefinition(info: KindInfo) {
   };
 }
 
-export function crdFileName(info: KindInfo): string {
+function crdFileName(info: KindInfo): string {
   return `${GROUP}_${info.plural}.yaml`;
 }
 

@@ -6,7 +6,7 @@ import { resourceSchema } from './resource.ts';
 export const KIND_INFERENCE_CACHE = 'InferenceCache';
 
 /** Block sizes vLLM accepts for --block-size on CUDA. */
-export const BLOCK_SIZES = [1, 8, 16, 32, 64, 128] as const;
+const BLOCK_SIZES = [1, 8, 16, 32, 64, 128] as const;
 
 const KvCacheTransferPolicySchema = z
   .strictObject({
@@ -112,7 +112,7 @@ const PolicyOverrideStatusSchema = z.strictObject({
   reason: z.string().optional().describe('Why the operator set it.'),
 });
 
-export const InferenceCacheStatusSchema = z
+const InferenceCacheStatusSchema = z
   .strictObject({
     observedGeneration: observedGenerationField(),
     conditions: conditionsField(),
@@ -161,4 +161,3 @@ export const InferenceCacheSchema = resourceSchema(
 
 export type InferenceCache = z.infer<typeof InferenceCacheSchema>;
 export type InferenceCacheSpec = z.infer<typeof InferenceCacheSpecSchema>;
-export type InferenceCacheStatus = z.infer<typeof InferenceCacheStatusSchema>;

@@ -114,7 +114,7 @@ const RouteStatusSchema = z.strictObject({
   reason: z.string().optional().describe('Why the route is not ready.'),
 });
 
-export const InferenceGatewayStatusSchema = z
+const InferenceGatewayStatusSchema = z
   .strictObject({
     observedGeneration: observedGenerationField(),
     conditions: conditionsField(),
@@ -131,4 +131,3 @@ export const InferenceGatewaySchema = resourceSchema(
 
 export type InferenceGateway = z.infer<typeof InferenceGatewaySchema>;
 export type InferenceGatewaySpec = z.infer<typeof InferenceGatewaySpecSchema>;
-export type InferenceGatewayStatus = z.infer<typeof InferenceGatewayStatusSchema>;

@@ -7,8 +7,7 @@ import { resourceSchema } from './resource.ts';
 export const KIND_INFERENCE_SERVICE = 'InferenceService';
 
 /** A Redis for the semantic cache: a Service name in the cluster (optionally `name.namespace`) or a URL. */
-export const STORE_REF =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|rediss?:\/\/\S+)$/;
+const STORE_REF = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|rediss?:\/\/\S+)$/;
 
 const SemanticCacheSchema = z
   .strictObject({
@@ -84,7 +83,7 @@ const EnvVarSchema = z.strictObject({
   value: z.string().default('').describe('Variable value.'),
 });
 
-export const ENGINES = ['vllm', 'simulator'] as const;
+const ENGINES = ['vllm', 'simulator'] as const;
 
 const RuntimeSchema = z
   .strictObject({

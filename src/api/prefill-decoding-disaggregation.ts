@@ -6,7 +6,7 @@ import { resourceSchema } from './resource.ts';
 export const KIND_PDD = 'PrefillDecodingDisaggregation';
 
 /** KV connectors of --kv-transfer-config; NixlConnector uses the symmetric kv_both role. */
-export const KV_CONNECTORS = [
+const KV_CONNECTORS = [
   'NixlConnector',
   'LMCacheConnectorV1',
   'P2pNcclConnector',
@@ -83,7 +83,7 @@ export const PrefillDecodingDisaggregationSpecSchema = z
   })
   .describe('Desired state of a PrefillDecodingDisaggregation: separate prefill and decode replicas.');
 
-export const PrefillDecodingDisaggregationStatusSchema = z
+const PrefillDecodingDisaggregationStatusSchema = z
   .strictObject({
     observedGeneration: observedGenerationField(),
     conditions: conditionsField(),
@@ -110,4 +110,3 @@ export const PrefillDecodingDisaggregationSchema = resourceSchema(
 
 export type PrefillDecodingDisaggregation = z.infer<typeof PrefillDecodingDisaggregationSchema>;
 export type PrefillDecodingDisaggregationSpec = z.infer<typeof PrefillDecodingDisaggregationSpecSchema>;
-export type PrefillDecodingDisaggregationStatus = z.infer<typeof PrefillDecodingDisaggregationStatusSchema>;

@@ -17,7 +17,7 @@ export const PROMPT_GUARD_DETECTORS = {
 
 export type PromptGuardDetector = keyof typeof PROMPT_GUARD_DETECTORS;
 export const PROMPT_GUARD_DETECTOR_NAMES = Object.keys(PROMPT_GUARD_DETECTORS) as PromptGuardDetector[];
-export const REGEX_PATTERN_PREFIX = 'regex:';
+const REGEX_PATTERN_PREFIX = 'regex:';
 
 export type BlockedPattern =
   { kind: 'detector'; detector: PromptGuardDetector } | { kind: 'regex'; source: string; regex: RegExp };

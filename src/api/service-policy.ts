@@ -23,8 +23,8 @@ export const POD_TEMPLATE_PRIVILEGES = {
   serviceAccountName: 'another ServiceAccount (spec.serviceAccountName, spec.serviceAccount)',
 } as const;
 export type PodTemplatePrivilege = keyof typeof POD_TEMPLATE_PRIVILEGES;
-export const POD_TEMPLATE_ALLOW_ENV = 'INFCTL_POD_TEMPLATE_ALLOW';
-export const ENDPOINT_ALLOW_ENV = 'INFCTL_ENDPOINT_ALLOW';
+const POD_TEMPLATE_ALLOW_ENV = 'INFCTL_POD_TEMPLATE_ALLOW';
+const ENDPOINT_ALLOW_ENV = 'INFCTL_ENDPOINT_ALLOW';
 
 export interface ServicePolicy {
   /** Overlay privileges the operator allows. */

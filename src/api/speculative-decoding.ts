@@ -6,9 +6,9 @@ import { resourceSchema } from './resource.ts';
 export const KIND_SPECULATIVE_DECODING = 'SpeculativeDecoding';
 
 /** vLLM speculative methods; the first three need no draft model of their own besides what they name. */
-export const SPECULATIVE_METHODS = ['draft_model', 'ngram', 'eagle', 'eagle3', 'mtp'] as const;
+const SPECULATIVE_METHODS = ['draft_model', 'ngram', 'eagle', 'eagle3', 'mtp'] as const;
 /** Methods that load a separate draft model (spec.draftModel). */
-export const METHODS_WITH_DRAFT_MODEL = ['draft_model', 'eagle', 'eagle3'] as const;
+const METHODS_WITH_DRAFT_MODEL = ['draft_model', 'eagle', 'eagle3'] as const;
 
 export const SpeculativeDecodingSpecSchema = z
   .strictObject({
@@ -94,7 +94,7 @@ export const SpeculativeDecodingSpecSchema = z
   })
   .describe("Desired state of a SpeculativeDecoding: how the target model's replicas speculate.");
 
-export const SpeculativeDecodingStatusSchema = z
+const SpeculativeDecodingStatusSchema = z
   .strictObject({
     observedGeneration: observedGenerationField(),
     conditions: conditionsField(),
@@ -119,4 +119,3 @@ export const SpeculativeDecodingSchema = resourceSchema(
 
 export type SpeculativeDecoding = z.infer<typeof SpeculativeDecodingSchema>;
 export type SpeculativeDecodingSpec = z.infer<typeof SpeculativeDecodingSpecSchema>;
-export type SpeculativeDecodingStatus = z.infer<typeof SpeculativeDecodingStatusSchema>;

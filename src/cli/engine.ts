@@ -62,7 +62,7 @@ export async function runController(options: {
 }
 
 /** Accepts `Kind/namespace/name`, `Kind/name` (namespace default) or a short name such as `infsvc/ns/name`. */
-export function parseResourceRef(text: string | undefined): {
+function parseResourceRef(text: string | undefined): {
   kind: string;
   namespace: string;
   name: string;

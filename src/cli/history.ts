@@ -15,7 +15,7 @@ function decode(payloads: temporal.api.common.v1.IPayloads | null | undefined): 
 }
 
 /** The key inputs of a step, short enough for one line. */
-export function summarize(step: string, input: unknown): string {
+function summarize(step: string, input: unknown): string {
   const i = (input ?? {}) as Record<string, unknown>;
   const plan = i.plan as { groups?: { name: string; args: string[] }[]; digest?: string } | undefined;
   switch (step) {

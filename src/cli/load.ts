@@ -24,7 +24,7 @@ function durationFlag(text: string, flag: string): number {
 }
 
 /** A document of `words` lowercase pseudo-words, different for every seed. */
-export function documentText(seed: number, words: number): string {
+function documentText(seed: number, words: number): string {
   return Array.from({ length: words }, (_, i) => `d${seed}w${(i * 7919 + seed) % 5000}`).join(' ');
 }
 

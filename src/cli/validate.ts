@@ -44,7 +44,7 @@ export interface ValidateReport {
   problems: Problem[];
 }
 
-export async function validatePaths(paths: readonly string[], strict: boolean): Promise<ValidateReport> {
+async function validatePaths(paths: readonly string[], strict: boolean): Promise<ValidateReport> {
   const { files, missing } = await collectFiles(paths);
   const problems: Problem[] = missing.map((file) => ({
     severity: 'error',

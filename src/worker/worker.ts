@@ -19,7 +19,7 @@ const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow code, bundled once per process. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: WORKFLOWS,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
@@ -28,7 +28,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 /** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
-export function runtimeFromEnvironment(): ProcessRuntime | undefined {
+function runtimeFromEnvironment(): ProcessRuntime | undefined {
   if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process') return undefined;
   const tools = requireTools(['llm-d-inference-sim']);
   return new ProcessRuntime({
@@ -39,7 +39,7 @@ export function runtimeFromEnvironment(): ProcessRuntime | undefined {
 }
 
 /** The gateways' admin APIs for cache transfers: INFCTL_GATEWAY_ADMIN_URLS (comma-separated) and _TOKEN. */
-export function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
+function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
   const urls = (process.env.INFCTL_GATEWAY_ADMIN_URLS ?? '')
     .split(',')
     .map((u) => u.trim())

@@ -20,13 +20,13 @@ export interface ResourceKey {
   name: string;
 }
 
-export function pluralOf(kind: string): string {
+function pluralOf(kind: string): string {
   const info = kindInfo(kind);
   if (!info) throw new Error(`unknown kind ${kind}`);
   return info.plural;
 }
 
-export const resourcePath = (key: ResourceKey) => paths.custom(pluralOf(key.kind), key.namespace, key.name);
+const resourcePath = (key: ResourceKey) => paths.custom(pluralOf(key.kind), key.namespace, key.name);
 
 export interface StatusUpdate extends ResourceKey {
   /** Fields of the kind's status other than conditions; undefined values are left alone. */

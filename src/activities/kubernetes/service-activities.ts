@@ -118,7 +118,7 @@ export async function resolveServiceInputs(
   return out;
 }
 
-export function validateServiceSpec(
+function validateServiceSpec(
   spec: unknown,
   policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
 ): { spec?: InferenceServiceSpec; problems: string[] } {

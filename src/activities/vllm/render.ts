@@ -19,7 +19,7 @@ export interface RenderInput {
 }
 
 /** `--speculative-config` JSON for vLLM's SpeculativeConfig. */
-export function speculativeConfig(sd: SpeculativeDecodingSpec): Record<string, unknown> {
+function speculativeConfig(sd: SpeculativeDecodingSpec): Record<string, unknown> {
   const config: Record<string, unknown> = {
     method: sd.method,
     num_speculative_tokens: sd.numSpeculativeTokens,
@@ -36,7 +36,7 @@ export function speculativeConfig(sd: SpeculativeDecodingSpec): Record<string, u
 }
 
 /** `--kv-transfer-config` JSON: NixlConnector is symmetric (kv_both); the others produce on prefill, consume on decode. */
-export function kvTransferConfig(
+function kvTransferConfig(
   connector: PrefillDecodingDisaggregationSpec['kvConnector'],
   role: 'prefill' | 'decode',
 ) {

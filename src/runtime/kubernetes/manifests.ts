@@ -37,7 +37,7 @@ export function mergeOverlay(base: unknown, overlay: unknown): unknown {
   return overlay;
 }
 
-export function ownerReference(plan: ServingPlan) {
+function ownerReference(plan: ServingPlan) {
   return {
     apiVersion: API_VERSION,
     kind: KIND_INFERENCE_SERVICE,
@@ -48,7 +48,7 @@ export function ownerReference(plan: ServingPlan) {
   };
 }
 
-export function selectorLabels(plan: ServingPlan, group?: ServingGroup): Record<string, string> {
+function selectorLabels(plan: ServingPlan, group?: ServingGroup): Record<string, string> {
   return {
     [LABELS.instance]: plan.backend,
     ...(group ? { [LABELS.role]: group.role } : {}),
