@@ -141,6 +141,16 @@ export const EmbeddingRequestSchema = z.looseObject({
 
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
+export type EmbeddingRequest = z.infer<typeof EmbeddingRequestSchema>;
+
+/** The OpenAI APIs the gateway serves, each at its own path. */
+export type InferenceKind = 'chat' | 'completion' | 'embedding';
+
+/** A request body parsed once, at the boundary, with its API's schema: the rest of the gateway reads it typed. */
+export type InferenceRequest =
+  | { kind: 'chat'; body: ChatRequest }
+  | { kind: 'completion'; body: CompletionRequest }
+  | { kind: 'embedding'; body: EmbeddingRequest };
 
 /** A key that folds to one of `canonical` but is spelled otherwise: the gateway and the engine would disagree. */
 function rejectVariants(
@@ -329,4 +339,29 @@ export function parseBody<T>(schema: z.ZodType<T>, raw: Buffer, limits: JsonLimi
     );
   }
   return parsed.data;
+}
+
+/** The request's body limits: its size in bytes and the shape of its JSON. */
+export interface BodyLimits {
+  maxBodyBytes: number;
+  json: JsonLimits;
+}
+
+/**
+ * Reads and parses an inference request with its API's schema, within `limits`. Returns the typed request and
+ * the client's own bytes (sent upstream unchanged unless the gateway has to change the body).
+ */
+export async function readInferenceRequest(
+  req: IncomingMessage,
+  kind: InferenceKind,
+  limits: BodyLimits,
+): Promise<{ request: InferenceRequest; raw: Buffer }> {
+  const raw = await readBody(req, limits.maxBodyBytes, "the gateway's --max-body-bytes");
+  const request: InferenceRequest =
+    kind === 'chat'
+      ? { kind, body: parseBody(ChatRequestSchema, raw, limits.json) }
+      : kind === 'completion'
+        ? { kind, body: parseBody(CompletionRequestSchema, raw, limits.json) }
+        : { kind, body: parseBody(EmbeddingRequestSchema, raw, limits.json) };
+  return { request, raw };
 }

@@ -201,6 +201,9 @@ export function callUpstream(
   return { request: req, response };
 }
 
+/** Largest answer body the gateway buffers: for a filter's `after`, or read from a prefill. */
+export const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
+
 /** Reads a whole response body, up to `limit` bytes. */
 export async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

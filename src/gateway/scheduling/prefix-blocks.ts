@@ -1,5 +1,8 @@
+import type { WarmPrompt } from '../../api/index.ts';
+import type { InferenceRequest } from '../request-body.ts';
+
 /**
- * Prompt prefixes as chains of block hashes. The gateway does not tokenize: a block is BLOCK_CHARS characters
+ * Prompt prefixes as chains of block hashes, and the one place a request's prefix keys are computed. The gateway does not tokenize: a block is BLOCK_CHARS characters
  * of the request's text as a chat template would lay it out (about 16 tokens of English). Each block's hash
  * covers every block before it, so equal hashes at position i mean equal prefixes up to i, like vLLM's
  * prefix-cache block hashes.
@@ -77,4 +80,45 @@ export function completionPromptText(prompt: unknown): string {
   if (typeof prompt === 'string') return prompt;
   if (Array.isArray(prompt) && typeof prompt[0] === 'string') return prompt[0];
   return '';
+}
+
+/** Blocks hashed per request: 1,024 blocks of 64 characters (64 KiB of prompt) are plenty for affinity. */
+const MAX_PREFIX_BLOCKS = 1024;
+
+/** What routing knows of a request's prompt, computed once per request. */
+export interface PromptKeys {
+  /** The prompt as a chat template lays it out (empty for embeddings). */
+  text: string;
+  /** Its chained block hashes; a prompt shorter than a block hashes whole. */
+  blocks: number[];
+  /** Blocks before the newest message of a chat (see affinityKey). */
+  contextBlocks: number;
+  /** The affinity key of the prompt's stable prefix (routing, ownership, hot prefixes). */
+  prefixKey?: number;
+}
+
+export function promptKeys(request: InferenceRequest): PromptKeys {
+  const messages = request.kind === 'chat' ? request.body.messages : [];
+  const text =
+    request.kind === 'chat'
+      ? chatPromptText(messages)
+      : request.kind === 'completion'
+        ? completionPromptText(request.body.prompt)
+        : '';
+  const blocks = prefixBlockHashes(text, MAX_PREFIX_BLOCKS);
+  const contextBlocks =
+    messages.length > 1 ? Math.floor(chatPromptText(messages.slice(0, -1)).length / BLOCK_CHARS) : 0;
+  if (blocks.length === 0 && text.length > 0) blocks.push(hashString(text));
+  return { text, blocks, contextBlocks, prefixKey: affinityKey(blocks, contextBlocks) };
+}
+
+/** The stable part of a prompt, replayed to warm another endpoint's cache: a chat without its newest message. */
+export function warmPrompt(request: InferenceRequest, keys: PromptKeys): WarmPrompt | undefined {
+  if (request.kind === 'chat') {
+    const { messages } = request.body;
+    return { kind: 'chat', messages: messages.length > 1 ? messages.slice(0, -1) : messages };
+  }
+  if (request.kind === 'completion')
+    return { kind: 'completion', prompt: keys.text.slice(0, DEFAULT_PREFIX_KEY_BLOCKS * BLOCK_CHARS) };
+  return undefined;
 }

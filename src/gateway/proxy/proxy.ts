@@ -1,0 +1,297 @@
+import type { Agent, IncomingMessage } from 'node:http';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.ts';
+import type { HotPrefixes } from '../admin/hot-prefixes.ts';
+import type { EndpointRegistry } from '../endpoints/endpoint-registry.ts';
+import type { EndpointState, OutlierPolicy } from '../endpoints/endpoint-state.ts';
+import { GatewayError, sendError } from '../errors.ts';
+import { answerFromJson, StreamedAnswer } from '../filters/answers.ts';
+import type { RequestContext } from '../request-context.ts';
+import type { EndpointRole } from '../routes/route-table.ts';
+import { NoCandidateError, type Decision } from '../scheduling/framework.ts';
+import { warmPrompt } from '../scheduling/prefix-blocks.ts';
+import type { ProfilePlan } from '../scheduling/profile-handler.ts';
+import { engineError, MAX_ENGINE_ERROR_BYTES } from './engine-errors.ts';
+import { prefill } from './prefill.ts';
+import type { ConnectionFailure } from './upstream.ts';
+import {
+  callUpstream,
+  isLocalError,
+  MAX_CAPTURE_BYTES,
+  readAll,
+  responseHeaders,
+  type UpstreamCall,
+  type UpstreamTimeouts,
+} from './upstream.ts';
+
+export interface ProxyOptions {
+  timeouts: UpstreamTimeouts;
+  /** Attempts per request when connections fail before the first byte (each on another endpoint). */
+  maxAttempts: number;
+  outlier: OutlierPolicy;
+  log: (message: string) => void;
+}
+
+export interface ProxyDeps {
+  agent: Agent;
+  endpoints: EndpointRegistry;
+  metrics: GatewayMetrics;
+  hotPrefixes: HotPrefixes;
+}
+
+/** Sends a routed request to the endpoints its profiles pick: retries before the first byte, then relays. */
+export class Proxy {
+  constructor(
+    readonly options: ProxyOptions,
+    readonly deps: ProxyDeps,
+  ) {}
+
+  /** Runs the plan's preparing profiles (a prefill), then serves the request on the primary profile. */
+  async send(ctx: RequestContext, plan: ProfilePlan): Promise<void> {
+    for (const role of plan.prepare) {
+      await prefill(this, ctx, role);
+      if (ctx.res.destroyed) return;
+    }
+    await this.serve(ctx, plan.primary);
+  }
+
+  /** The scheduler's choice for `role` among the endpoints not in `exclude`. */
+  schedule(ctx: RequestContext, role: EndpointRole, exclude: Set<EndpointState>): Decision {
+    const { model, keys, sessionKey } = ctx;
+    return ctx.scheduler.schedule(
+      {
+        model,
+        blocks: keys.blocks,
+        contextBlocks: keys.contextBlocks,
+        prefixKey: keys.prefixKey,
+        sessionKey,
+        role,
+        exclude,
+        now: Date.now(),
+      },
+      ctx.endpoints,
+    );
+  }
+
+  /** POSTs `body` to the request's path on `endpoint`. */
+  call(ctx: RequestContext, endpoint: EndpointState, body: Buffer): UpstreamCall {
+    return callUpstream(
+      endpoint.url,
+      ctx.path,
+      'POST',
+      ctx.headers,
+      body,
+      this.options.timeouts,
+      this.deps.agent,
+      () => this.deps.endpoints.liveness(endpoint),
+    );
+  }
+
+  /** Counts the request's prefix as served by `endpoint` in its role (the admin API's hot prefixes). */
+  recordHot(ctx: RequestContext, role: EndpointRole, endpoint: EndpointState): void {
+    if (ctx.keys.prefixKey === undefined) return;
+    this.deps.hotPrefixes.record(ctx.model, role, ctx.keys.prefixKey, endpoint.url, Date.now(), () =>
+      warmPrompt(ctx.request, ctx.keys),
+    );
+  }
+
+  recordFailure(endpoint: EndpointState): void {
+    if (endpoint.recordFailure(Date.now(), this.options.outlier)) {
+      this.deps.metrics.ejections.inc({ endpoint: endpoint.name });
+      this.options.log(
+        `ejected endpoint ${endpoint.name} (${endpoint.url}) after ${endpoint.consecutiveFailures} failures in a row, until ${new Date(endpoint.ejectedUntil).toISOString()}`,
+      );
+    }
+  }
+
+  private async serve(ctx: RequestContext, role: EndpointRole): Promise<void> {
+    const { res, model } = ctx;
+    const { metrics } = this.deps;
+    const tried = new Set<EndpointState>();
+    let lastError: ConnectionFailure | undefined;
+    /** Kept-alive connections found closed: retried on a new connection without counting as an attempt. */
+    let staleRetries = 0;
+    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
+      let endpoint: EndpointState;
+      try {
+        const decision = this.schedule(ctx, role, tried);
+        endpoint = decision.endpoint;
+        metrics.decisions.inc({ model, scorer: decision.decidedBy });
+      } catch (err) {
+        if (!(err instanceof NoCandidateError)) throw err;
+        metrics.requests.inc({ model, endpoint: 'none', status: lastError ? 502 : 503 });
+        if (lastError)
+          throw new GatewayError(
+            lastError.timedOut ? 504 : 502,
+            lastError.timedOut ? 'upstream_timeout' : 'upstream_unavailable',
+            `Every endpoint tried for model "${model}" failed before answering; last error: ${lastError.message}`,
+          );
+        throw new GatewayError(503, 'no_healthy_upstream', `${err.message}.`);
+      }
+      if (attempt > 1) metrics.retries.inc({ model });
+      tried.add(endpoint);
+      endpoint.inFlight++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        endpoint.inFlight--;
+      };
+      const call = this.call(ctx, endpoint, ctx.forward);
+      const onClose = () => {
+        if (!res.writableFinished) call.request.destroy();
+        release();
+      };
+      res.once('close', onClose);
+      let upstream: IncomingMessage;
+      try {
+        upstream = await call.response;
+      } catch (err) {
+        res.off('close', onClose);
+        release();
+        if (res.destroyed) return;
+        lastError = err as ConnectionFailure;
+        if (lastError.local) {
+          // Out of descriptors or buffers here: no endpoint is to blame, and another would fail alike.
+          metrics.requests.inc({ model, endpoint: 'none', status: 503 });
+          this.options.log(`request for model ${model} failed on the gateway itself: ${lastError.message}`);
+          throw new GatewayError(
+            503,
+            'gateway_overloaded',
+            `The gateway is out of local resources (${lastError.message}); retry shortly.`,
+          );
+        }
+        if (lastError.stale && staleRetries < 2) {
+          staleRetries++;
+          tried.delete(endpoint);
+          attempt--;
+          continue;
+        }
+        this.recordFailure(endpoint);
+        this.options.log(
+          `attempt ${attempt} for model ${model} on ${endpoint.name} failed before the first byte: ${lastError.message}`,
+        );
+        continue;
+      }
+      try {
+        this.recordHot(ctx, role, endpoint);
+        this.relay(ctx, upstream, endpoint, release);
+      } catch (err) {
+        // Once the response arrived, every way out reads it or drops it: an unread one holds its socket.
+        upstream.destroy();
+        call.request.destroy();
+        release();
+        throw err;
+      }
+      return;
+    }
+    metrics.requests.inc({ model, endpoint: 'none', status: 502 });
+    throw new GatewayError(
+      lastError?.timedOut ? 504 : 502,
+      lastError?.timedOut ? 'upstream_timeout' : 'upstream_unavailable',
+      `${this.options.maxAttempts} attempts for model "${model}" failed before the first byte; last error: ${lastError?.message}`,
+    );
+  }
+
+  /**
+   * Streams the endpoint's answer to the client chunk by chunk (pipe applies backpressure); a 200 answer is
+   * also read whole for the filters' `after` when one asked for it.
+   */
+  private relay(
+    ctx: RequestContext,
+    upstream: IncomingMessage,
+    endpoint: EndpointState,
+    release: () => void,
+  ): void {
+    const { res } = ctx;
+    const { metrics } = this.deps;
+    const status = upstream.statusCode ?? 502;
+    const labels = { model: ctx.model, endpoint: endpoint.name };
+    if (status >= 400) {
+      void this.relayError(ctx, upstream, endpoint, release);
+      return;
+    }
+    const kind = ctx.answerKind;
+    const capture =
+      kind && status === 200
+        ? (upstream.headers['content-type'] ?? '').includes('text/event-stream')
+          ? new StreamedAnswer(kind)
+          : ([] as Buffer[])
+        : undefined;
+    let captured = 0;
+    let first = true;
+    upstream.on('data', (chunk: Buffer) => {
+      if (first) {
+        first = false;
+        metrics.ttft.observe(labels, (performance.now() - ctx.started) / 1000);
+      }
+      if (capture instanceof StreamedAnswer) capture.push(chunk);
+      else if (capture && captured < MAX_CAPTURE_BYTES) {
+        capture.push(chunk);
+        captured += chunk.length;
+      }
+    });
+    upstream.on('end', () => {
+      release();
+      if (status >= 500) this.recordFailure(endpoint);
+      else endpoint.recordSuccess();
+      metrics.requests.inc({ ...labels, status });
+      metrics.latency.observe(labels, (performance.now() - ctx.started) / 1000);
+      if (!kind || !capture) return;
+      const answer =
+        capture instanceof StreamedAnswer
+          ? capture.answer()
+          : captured < MAX_CAPTURE_BYTES
+            ? answerFromJson(kind, Buffer.concat(capture))
+            : undefined;
+      if (answer) for (const filter of ctx.filters) filter.after?.(ctx, answer);
+    });
+    upstream.on('error', (err) => {
+      release();
+      // A client that went away aborts the upstream response on purpose: not the endpoint's failure.
+      if (res.destroyed) return;
+      if (!isLocalError(err)) this.recordFailure(endpoint);
+      this.options.log(`response from ${endpoint.name} broke off: ${err.message}`);
+      res.destroy(err);
+    });
+    res.writeHead(status, {
+      ...responseHeaders(upstream.headers),
+      ...ctx.responseHeaders,
+      'x-inference-endpoint': endpoint.name,
+    });
+    upstream.pipe(res);
+  }
+
+  /** An engine's error, read whole (bounded) and answered in the gateway's own OpenAI shape. */
+  private async relayError(
+    ctx: RequestContext,
+    upstream: IncomingMessage,
+    endpoint: EndpointState,
+    release: () => void,
+  ): Promise<void> {
+    const { res } = ctx;
+    const status = upstream.statusCode ?? 502;
+    const labels = { model: ctx.model, endpoint: endpoint.name };
+    let error: GatewayError;
+    try {
+      error = engineError(status, await readAll(upstream, MAX_ENGINE_ERROR_BYTES), endpoint.name);
+    } catch (err) {
+      upstream.destroy();
+      release();
+      if (res.destroyed) return;
+      error = new GatewayError(
+        502,
+        'upstream_error',
+        `The engine ${endpoint.name} answered HTTP ${status} with an unreadable body (${(err as Error).message}).`,
+      );
+    }
+    release();
+    if (status >= 500) this.recordFailure(endpoint);
+    else endpoint.recordSuccess();
+    this.deps.metrics.requests.inc({ ...labels, status: error.status });
+    this.deps.metrics.latency.observe(labels, (performance.now() - ctx.started) / 1000);
+    if (res.destroyed) return;
+    for (const [name, value] of Object.entries(ctx.responseHeaders)) res.setHeader(name, value);
+    res.setHeader('x-inference-endpoint', endpoint.name);
+    sendError(res, error);
+  }
+}
