@@ -2,11 +2,14 @@ import { servicePolicyFromEnv } from '../api/index.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { integer } from './flags.ts';
-import { DEFAULT_GATEWAY_OPTIONS, Gateway } from '../gateway/gateway.ts';
-import { KubernetesRouteSource } from '../gateway/routes/kubernetes-source.ts';
-import type { RouteSource } from '../gateway/routes/route-table.ts';
-import { StaticRouteSource } from '../gateway/routes/static-source.ts';
-import { localEmbedderFactory } from '../gateway/embedding/local-embedder.ts';
+import {
+  DEFAULT_GATEWAY_OPTIONS,
+  Gateway,
+  KubernetesRouteSource,
+  localEmbedderFactory,
+  StaticRouteSource,
+  type RouteSource,
+} from '../gateway/index.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 
 export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway <namespace>/<name>] [options]

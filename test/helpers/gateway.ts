@@ -2,9 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.ts';
-import { localEmbedderFactory } from '../../src/gateway/embedding/local-embedder.ts';
-import { StaticRouteSource } from '../../src/gateway/routes/static-source.ts';
+import {
+  Gateway,
+  localEmbedderFactory,
+  StaticRouteSource,
+  type GatewayOptions,
+} from '../../src/gateway/index.ts';
 
 export interface RunningGateway {
   url: string;

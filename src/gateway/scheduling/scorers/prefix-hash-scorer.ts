@@ -1,7 +1,7 @@
 import type { EndpointState } from '../../endpoints/endpoint-state.ts';
 import type { Scorer, SchedulingRequest } from '../framework.ts';
 import { boundedLoadChoice, RingCache } from '../hash-ring.ts';
-import { affinityKey, DEFAULT_PREFIX_KEY_BLOCKS } from '../prefix-blocks.ts';
+import { affinityKey } from '../prefix-blocks.ts';
 
 /**
  * PrefixHash: consistent hashing with bounded loads on the prompt prefix's affinity key (see affinityKey). So
@@ -14,16 +14,10 @@ export class PrefixHashScorer implements Scorer {
   readonly category = 'affinity' as const;
   private readonly rings = new RingCache();
 
-  constructor(
-    private readonly loadBound: number,
-    private readonly keyBlocks = DEFAULT_PREFIX_KEY_BLOCKS,
-  ) {}
+  constructor(private readonly loadBound: number) {}
 
   score(request: SchedulingRequest, candidates: readonly EndpointState[], out: Float64Array): void {
-    const key =
-      this.keyBlocks === DEFAULT_PREFIX_KEY_BLOCKS && request.prefixKey !== undefined
-        ? request.prefixKey
-        : affinityKey(request.blocks, request.contextBlocks, this.keyBlocks);
+    const key = request.prefixKey ?? affinityKey(request.blocks, request.contextBlocks);
     if (key === undefined) return;
     const index = boundedLoadChoice(this.rings.for(candidates), key, candidates, this.loadBound);
     if (index >= 0) out[index] = 1;
