@@ -13,7 +13,7 @@ export interface JsonLimits {
 export const DEFAULT_JSON_LIMITS: JsonLimits = { maxDepth: 64, maxElements: 250_000 };
 
 /** Largest max_tokens accepted: above any context length served today, far below what overflows an engine. */
-export const MAX_TOKENS_LIMIT = 16_777_216;
+const MAX_TOKENS_LIMIT = 16_777_216;
 
 /** The top-level fields that carry the prompt (and its model): no second spelling of them is accepted. */
 const PROMPT_KEYS = ['model', 'messages', 'prompt', 'input'];

@@ -1,11 +1,11 @@
 import type { WarmPrompt } from '../../api/index.ts';
 
 /** Prefixes remembered per model; the least recently seen go first beyond this. */
-export const MAX_HOT_PER_MODEL = 256;
+const MAX_HOT_PER_MODEL = 256;
 /** Largest prompt kept for a warming replay (characters of text); a longer one is tracked without it. */
-export const MAX_WARM_PROMPT_CHARS = 32 * 1024;
+const MAX_WARM_PROMPT_CHARS = 32 * 1024;
 /** Request counts decay with this half-life, so "hot" means hot lately. */
-export const HOT_HALF_LIFE_MS = 60_000;
+const HOT_HALF_LIFE_MS = 60_000;
 
 export interface HotPrefix {
   key: number;

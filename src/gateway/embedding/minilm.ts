@@ -15,7 +15,7 @@ const LAYERS = 6;
 const INTERMEDIATE = 1536;
 const EPS = 1e-12;
 /** sentence_bert_config.json: max_seq_length; the model never looks further. */
-export const MAX_SEQ_LENGTH = 256;
+const MAX_SEQ_LENGTH = 256;
 /**
  * What the gateway embeds by default: the first 64 word pieces (about 45 words) of the newest message. Cost
  * grows with length on a CPU (about 0.1 s at 10 pieces, 1 s at 120 on this machine's cores), and questions are
@@ -29,7 +29,7 @@ const UNK = '[UNK]';
 type Tensors = Map<string, Float32Array>;
 
 /** Reads the F32 tensors of a .safetensors file: an 8-byte header length, a JSON header, then raw data. */
-export function readSafetensors(file: string): Tensors {
+function readSafetensors(file: string): Tensors {
   const buffer = readFileSync(file);
   const headerLength = Number(buffer.readBigUInt64LE(0));
   const header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<
@@ -69,7 +69,7 @@ function isCjk(c: number): boolean {
 }
 
 /** BertTokenizer with do_lower_case: clean, split CJK, lower-case, strip accents, split punctuation, WordPiece. */
-export class WordPieceTokenizer {
+class WordPieceTokenizer {
   private readonly vocab = new Map<string, number>();
 
   constructor(vocabText: string) {

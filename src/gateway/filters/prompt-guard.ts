@@ -210,7 +210,7 @@ export const DETECTORS: Record<PromptGuardDetector, Detector> = {
  */
 export const REGEX_WINDOW = 4096;
 export const REGEX_OVERLAP = 1024;
-export const REGEX_BUDGET_MS = 200;
+const REGEX_BUDGET_MS = 200;
 
 function regexMatches(regex: RegExp, text: string, deadline: number): boolean {
   regex.lastIndex = 0;
@@ -228,7 +228,7 @@ function regexMatches(regex: RegExp, text: string, deadline: number): boolean {
  * Joins the texts of one request. No detector's pattern crosses a NUL, and `.` without the `s` flag does not
  * cross a newline, so a match never spans two texts.
  */
-export const TEXT_SEPARATOR = '\n\u0000\n';
+const TEXT_SEPARATOR = '\n\u0000\n';
 
 /**
  * The first blocked pattern the texts match, named for the client (a detector name or `regex[i]`). The texts are

@@ -7,7 +7,7 @@ const VIRTUAL_NODES = 100;
  * A consistent-hash ring over endpoint names. It depends only on the names, so every gateway replica given
  * the same endpoints builds the same ring.
  */
-export class HashRing {
+class HashRing {
   private readonly points: Uint32Array;
   private readonly owners: string[];
 

@@ -1,5 +1,5 @@
 /** Ownership entries kept per model; the oldest go first beyond this. */
-export const MAX_OWNED_PER_MODEL = 4096;
+const MAX_OWNED_PER_MODEL = 4096;
 /** How long a shifted prefix stays with its new owner unless the shift says otherwise: one hour. */
 export const DEFAULT_OWNERSHIP_TTL_MS = 60 * 60 * 1000;
 

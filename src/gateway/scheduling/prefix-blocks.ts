@@ -35,7 +35,7 @@ export function prefixBlockHashes(text: string, maxBlocks = Number.POSITIVE_INFI
 }
 
 /** How many leading blocks form a prefix's affinity key: 128 blocks of 64 characters, about 2,000 tokens. */
-export const DEFAULT_PREFIX_KEY_BLOCKS = 128;
+const DEFAULT_PREFIX_KEY_BLOCKS = 128;
 
 /**
  * The key a prefix is routed and owned by: the chained hash of the conversation before its newest message (the

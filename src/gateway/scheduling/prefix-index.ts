@@ -1,5 +1,5 @@
 /** Blocks remembered per endpoint by default: 16,384 blocks of 64 characters, about 260k tokens. */
-export const DEFAULT_BLOCKS_PER_ENDPOINT = 16_384;
+const DEFAULT_BLOCKS_PER_ENDPOINT = 16_384;
 
 /**
  * Which chained prefix-block hashes each endpoint has been sent. Because a block's hash covers every block

@@ -20,7 +20,7 @@ export interface ScorerContext {
 }
 
 /** Every scorer by name. A new strategy is a new scorer file plus one line here. */
-export const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
+const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
   'in-flight': () => new InFlightScorer(),
   'kv-usage': () => new KvUsageScorer(),
   queue: () => new QueueScorer(),
@@ -38,7 +38,7 @@ export type ScorerWeights = Record<string, number>;
  * affinities decide, and load acts through their bound and among the remaining endpoints. Precise prefix
  * scores a fraction, so load can outvote a weak match.
  */
-export const DEFAULT_SCORER_WEIGHTS: ScorerWeights = {
+const DEFAULT_SCORER_WEIGHTS: ScorerWeights = {
   'in-flight': 1,
   'kv-usage': 1,
   queue: 1,
