@@ -12,4 +12,5 @@ export * from './prefill-decoding-disaggregation.ts';
 export * from './prompt-guard.ts';
 export * from './resource.ts';
 export * from './service-policy.ts';
+export * from './specs.ts';
 export * from './speculative-decoding.ts';

@@ -4,19 +4,22 @@
  * re-delivers everything (workflows ignore generations they have seen, so duplicates are harmless).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { FINALIZER, KINDS } from '../api/index.ts';
+import { FINALIZER, KINDS, parseSpec } from '../api/index.ts';
 import { KubeApiError, paths, type KubeClient, type KubeObject } from '../runtime/kubernetes/kube-client.ts';
 import { watchCollection, type WatchedCollection } from '../runtime/kubernetes/informer.ts';
 import { dependencyChangedSignal, deletedSignal, specSignal, workflowIdFor } from '../workflows/messages.ts';
 import { WORKFLOW_TYPES } from '../workflows/registry.ts';
 import { CrKind, CrName, CrNamespace, ModelName } from '../workflows/search-attributes.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
+import { reportInvalidSpec } from './invalid-spec.ts';
 
 export interface ControllerOptions {
   kube: KubeClient;
   temporal: Client;
   taskQueue: string;
   resyncMs?: number;
+  /** Watch only this namespace (INFCTL_WATCH_NAMESPACE); every namespace when absent. */
+  namespace?: string;
   /** Per-resource poll interval passed to new workflows (tests shorten it). */
   pollIntervalMs?: number;
   log?: (message: string) => void;
@@ -39,7 +42,9 @@ export class Controller {
 
   async start(): Promise<void> {
     for (const info of KINDS) {
-      const path = paths.customAll(info.plural);
+      const path = this.options.namespace
+        ? paths.custom(info.plural, this.options.namespace)
+        : paths.customAll(info.plural);
       const informer = await watchCollection(this.options.kube, path, info.kind, {
         onChange: (obj) => this.enqueue(obj as Resource, false),
         onDelete: (obj) => {
@@ -132,16 +137,24 @@ export class Controller {
       this.index.forget(obj);
       return;
     }
-    if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
     const generation = obj.metadata.generation ?? 1;
     if (this.delivered.get(keyOf(obj)) !== generation) {
+      // Parsed once, here: the workflow gets the typed spec with its defaults, or no work starts at all.
+      const parsed = parseSpec(kind, obj.spec);
+      if (!parsed.ok) {
+        await reportInvalidSpec(this.options.kube, obj, parsed.problems);
+        this.log(`${keyOf(obj)}: generation ${generation} is InvalidSpec: ${parsed.problems.join('; ')}`);
+        this.delivered.set(keyOf(obj), generation);
+        return;
+      }
+      if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
       await this.options.temporal.workflow.signalWithStart(workflowType, {
         ...start,
         signal: specSignal,
-        signalArgs: [{ spec: obj.spec ?? {}, generation }],
+        signalArgs: [{ spec: parsed.spec, generation }],
       });
       this.delivered.set(keyOf(obj), generation);
-    }
+    } else if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
     for (const dependent of this.index.update(obj)) await this.notify(dependent, obj);
   }
 

@@ -1,9 +1,14 @@
 /** The InferenceCache loop's actions, evict and transfer, one at a time, each recorded with its reason. */
 import { ApplicationFailure, log } from '@temporalio/workflow';
-import type { InferenceCacheSpec } from '../api/index.ts';
 import { cacheActions, steps } from './activities.ts';
 import { recordAction, recordFailedAction, type CacheAction } from './cache-policy.ts';
-import { countAction, OWNERSHIP_TTL_SECONDS, policyNow, type CacheState } from './cache-state.ts';
+import {
+  countAction,
+  OWNERSHIP_TTL_SECONDS,
+  policyNow,
+  requireSpec,
+  type CacheState,
+} from './cache-state.ts';
 
 /**
  * One cache action at a time: an operator's forceEvict/forceTransfer update and the loop's own action would
@@ -45,7 +50,7 @@ async function evictNow(
   reason: string,
   manual: boolean,
 ): Promise<CacheAction> {
-  const spec = state.spec as InferenceCacheSpec;
+  const spec = requireSpec(state);
   const replicas = await steps.findCacheReplicas({
     namespace: state.namespace,
     model: spec.modelName,
@@ -78,7 +83,7 @@ async function transferNow(
   reason: string,
   manual: boolean,
 ): Promise<CacheAction> {
-  const spec = state.spec as InferenceCacheSpec;
+  const spec = requireSpec(state);
   if (from === to)
     throw ApplicationFailure.nonRetryable(`a transfer needs two replicas; got "${from}" twice`);
   const replicas = await steps.findCacheReplicas({

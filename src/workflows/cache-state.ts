@@ -1,5 +1,5 @@
 /** The InferenceCache workflow's plain-JSON state, its policy in force, and its workflow metrics. */
-import { metricMeter } from '@temporalio/workflow';
+import { ApplicationFailure, metricMeter } from '@temporalio/workflow';
 import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
 import {
   effectivePolicy,
@@ -34,7 +34,7 @@ export interface CacheData {
   lastFailure?: { action: string; target: string; error: string; time: string };
 }
 
-export type CacheState = EntityState<CacheData>;
+export type CacheState = EntityState<InferenceCacheSpec, CacheData>;
 
 /** A replica is hot when it takes 1.5x the mean share of queried tokens. */
 const HOT_SHARE = 1.5;
@@ -44,7 +44,7 @@ export const OWNERSHIP_TTL_SECONDS = 3600;
 
 /** The policy in force: the spec's with an unexpired setPolicy override on top. */
 export function policyNow(state: CacheState, now: number): CachePolicy {
-  return effectivePolicy(policyOf(state.spec as InferenceCacheSpec), state.data.policyOverride, now);
+  return effectivePolicy(policyOf(requireSpec(state)), state.data.policyOverride, now);
 }
 
 /** Decisions and pool numbers as workflow metrics (exported by the worker's Prometheus endpoint, not on replay). */
@@ -80,16 +80,21 @@ export function countAction(state: CacheState, action: string, manual: boolean, 
   });
 }
 
-/** The spec's policy; the API server fills the defaults, these are for a spec written before a field existed. */
+/** The spec's policy (the controller parsed the spec, so every default is there). */
 function policyOf(spec: InferenceCacheSpec): CachePolicy {
-  const policy = spec.kvCacheTransferPolicy as
-    Partial<InferenceCacheSpec['kvCacheTransferPolicy']> | undefined;
+  const policy = spec.kvCacheTransferPolicy;
   return {
-    thresholdHitRate: policy?.thresholdHitRate ?? 0.8,
-    evictionThreshold: policy?.evictionThreshold ?? 0.9,
-    sustainedPolls: policy?.sustainedPolls ?? 3,
-    cooldownMs: parseDuration(policy?.cooldown ?? '5m'),
-    windowMs: parseDuration(spec.window ?? '2m'),
+    thresholdHitRate: policy.thresholdHitRate,
+    evictionThreshold: policy.evictionThreshold,
+    sustainedPolls: policy.sustainedPolls,
+    cooldownMs: parseDuration(policy.cooldown),
+    windowMs: parseDuration(spec.window),
     hotShare: HOT_SHARE,
   };
+}
+
+/** The spec, for the override handlers (their validators refuse a request before the first spec). */
+export function requireSpec(state: CacheState): InferenceCacheSpec {
+  if (state.spec === undefined) throw ApplicationFailure.nonRetryable('the InferenceCache has no spec yet');
+  return state.spec;
 }

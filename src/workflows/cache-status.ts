@@ -1,12 +1,12 @@
 /** The InferenceCache's status: pool and replica numbers, the last action, overrides; written only on change. */
-import type { ConditionUpdate, InferenceCacheSpec } from '../api/index.ts';
+import type { ConditionUpdate } from '../api/index.ts';
 import { steps } from './activities.ts';
 import type { PolicyOverride } from './cache-policy.ts';
-import type { CacheState } from './cache-state.ts';
+import { requireSpec, type CacheState } from './cache-state.ts';
 import { setPhase } from './entity.ts';
 
 export async function writeStatus(state: CacheState, force: boolean): Promise<void> {
-  const spec = state.spec as InferenceCacheSpec;
+  const spec = requireSpec(state);
   const { loop, view, services } = state.data;
   const last = loop.lastAction;
   const fields = {

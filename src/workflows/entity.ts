@@ -35,13 +35,13 @@ import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable
 export const MAX_HISTORY_EVENTS = 1000;
 const MAX_IGNORED_SIGNALS = 20;
 
-export interface EntityState<D> {
+export interface EntityState<S, D> {
   kind: string;
   namespace: string;
   name: string;
-  /** Latest generation received, and its spec as the API server stored it. */
+  /** Latest generation received, and its spec as the controller parsed it (defaults applied). */
   generation: number;
-  spec?: unknown;
+  spec?: S;
   reconciledGeneration: number;
   dirty: boolean;
   deleted: boolean;
@@ -64,10 +64,10 @@ export interface EntityState<D> {
   data: D;
 }
 
-export function initialState<D>(
+export function initialState<S, D>(
   input: { kind: string; namespace: string; name: string; pollIntervalMs?: number },
   data: D,
-): EntityState<D> {
+): EntityState<S, D> {
   return {
     kind: input.kind,
     namespace: input.namespace,
@@ -86,29 +86,36 @@ export function initialState<D>(
   };
 }
 
-export interface EntityBehaviour<D> {
+/** The state once the first spec has arrived: reconcile and observe run only then. */
+export type SpecifiedState<S, D> = EntityState<S, D> & { spec: S };
+
+export function hasSpec<S, D>(state: EntityState<S, D>): state is SpecifiedState<S, D> {
+  return state.spec !== undefined;
+}
+
+export interface EntityBehaviour<S, D> {
   /** Acts on the latest spec (a new generation, a changed dependency, or a rollback request). */
-  reconcile(state: EntityState<D>): Promise<void>;
+  reconcile(state: SpecifiedState<S, D>): Promise<void>;
   /** Runs on every poll tick while nothing else is pending. */
-  observe(state: EntityState<D>): Promise<void>;
+  observe(state: SpecifiedState<S, D>): Promise<void>;
   /** Removes what the resource owns; the loop then releases the finalizer and ends. */
-  teardown?(state: EntityState<D>): Promise<void>;
+  teardown?(state: EntityState<S, D>): Promise<void>;
   /**
    * Reports a step's permanent failure (the default: Degraded and Ready=False quoting the cause); the workflow
    * keeps running and reacts to the next spec.
    */
-  failed?(state: EntityState<D>, failure: StepFailure): Promise<void>;
-  details?(state: EntityState<D>): Record<string, unknown>;
+  failed?(state: EntityState<S, D>, failure: StepFailure): Promise<void>;
+  details?(state: EntityState<S, D>): Record<string, unknown>;
 }
 
-export function setPhase(state: EntityState<unknown>, phase: string, message?: string): void {
+export function setPhase(state: EntityState<unknown, unknown>, phase: string, message?: string): void {
   state.message = message;
   if (state.phase === phase) return;
   state.phase = phase;
   upsertSearchAttributes([{ key: Phase, value: phase }]);
 }
 
-export function ignore(state: EntityState<unknown>, what: string): void {
+export function ignore(state: EntityState<unknown, unknown>, what: string): void {
   log.warn('ignoring malformed signal', { what });
   state.ignoredSignals = [...state.ignoredSignals, `${new Date().toISOString()} ${what}`].slice(
     -MAX_IGNORED_SIGNALS,
@@ -132,7 +139,7 @@ function isRollback(m: unknown): m is RollbackRequest {
   return typeof v === 'object' && v !== null && Number.isInteger(v.revision) && v.revision > 0;
 }
 
-export function snapshot<D>(state: EntityState<D>, behaviour: EntityBehaviour<D>): EntitySnapshot {
+export function snapshot<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, D>): EntitySnapshot {
   return {
     kind: state.kind,
     namespace: state.namespace,
@@ -152,11 +159,11 @@ export function snapshot<D>(state: EntityState<D>, behaviour: EntityBehaviour<D>
   };
 }
 
-export async function runEntity<D>(
-  state: EntityState<D>,
-  behaviour: EntityBehaviour<D>,
-  restart: (state: EntityState<D>) => Promise<never>,
-  options: { rollbackRevisions?: (state: EntityState<D>) => number[] } = {},
+export async function runEntity<S, D>(
+  state: EntityState<S, D>,
+  behaviour: EntityBehaviour<S, D>,
+  restart: (state: EntityState<S, D>) => Promise<never>,
+  options: { rollbackRevisions?: (state: EntityState<S, D>) => number[] } = {},
 ): Promise<void> {
   const pause = (request?: PauseRequest) => {
     state.paused = true;
@@ -170,9 +177,17 @@ export async function runEntity<D>(
 
   setHandler(specSignal, (message) => {
     if (!isSpecMessage(message)) return ignore(state, `spec: ${JSON.stringify(message)?.slice(0, 200)}`);
-    if (message.generation <= state.generation) return; // a duplicate or stale delivery (resync, second controller)
+    if (message.generation < state.generation) return; // a stale delivery (resync, second controller)
+    // The controller parsed the spec with the kind's schema: this is where the workflow trusts its type.
+    const spec = message.spec as S;
+    if (message.generation === state.generation) {
+      // A duplicate (resync, a restarted controller): nothing to do, but keep the parsed form, so a spec that
+      // an older version stored without some defaults gets them.
+      state.spec = spec;
+      return;
+    }
     state.generation = message.generation;
-    state.spec = message.spec;
+    state.spec = spec;
     state.dirty = true;
   });
   setHandler(deletedSignal, () => {
@@ -280,7 +295,10 @@ export async function runEntity<D>(
       await condition(allHandlersFinished);
       return;
     }
-    if (!state.paused && (state.dirty || state.rollbackTo !== undefined)) {
+    if (!hasSpec(state)) {
+      // A dependency changed before the first spec arrived: nothing to act on yet.
+      state.dirty = false;
+    } else if (!state.paused && (state.dirty || state.rollbackTo !== undefined)) {
       state.dirty = false;
       await guarded(() => behaviour.reconcile(state), true);
     } else if (!woke && !state.paused) {
@@ -297,7 +315,7 @@ export async function runEntity<D>(
 const waitPhase = (type: string) =>
   type === 'KubernetesUnavailable' ? 'WaitingForAPIServer' : 'WaitingToRetry';
 
-const keyOf = (state: EntityState<unknown>) => ({
+const keyOf = (state: EntityState<unknown, unknown>) => ({
   kind: state.kind,
   namespace: state.namespace,
   name: state.name,
@@ -313,9 +331,9 @@ async function bestEffort(what: string, write: () => Promise<unknown>): Promise<
   }
 }
 
-async function reportFailure<D>(
-  state: EntityState<D>,
-  behaviour: EntityBehaviour<D>,
+async function reportFailure<S, D>(
+  state: EntityState<S, D>,
+  behaviour: EntityBehaviour<S, D>,
   failure: StepFailure,
 ): Promise<void> {
   const message = `${failure.step}: ${failure.message}`;
@@ -347,7 +365,7 @@ async function reportFailure<D>(
 }
 
 /** Records each wait that ended as an Event, so `kubectl describe` shows what the resource waited for. */
-async function reportWaits(state: EntityState<unknown>): Promise<void> {
+async function reportWaits(state: EntityState<unknown, unknown>): Promise<void> {
   for (const wait of (state.unreportedWaits ?? []).splice(0)) {
     const reason = wait.type === 'KubernetesUnavailable' ? 'WaitedForAPIServer' : 'WaitedToRetry';
     await bestEffort('the wait', () =>
@@ -364,7 +382,7 @@ async function reportWaits(state: EntityState<unknown>): Promise<void> {
 }
 
 /** Deletion always completes: what cannot be deleted is logged, and the finalizer is released anyway. */
-async function teardown<D>(state: EntityState<D>, behaviour: EntityBehaviour<D>): Promise<void> {
+async function teardown<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, D>): Promise<void> {
   if (behaviour.teardown) {
     try {
       await behaviour.teardown(state);

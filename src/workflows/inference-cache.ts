@@ -19,7 +19,7 @@ import { ModelName } from './search-attributes.ts';
 export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Promise<void> {
   const state =
     (input.state as CacheState | undefined) ??
-    initialState<CacheData>(
+    initialState<InferenceCacheSpec, CacheData>(
       { kind: 'InferenceCache', ...input },
       {
         loop: emptyCacheLoopState(),
@@ -30,8 +30,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     );
 
   registerCacheOverrides(state);
-  const poll = async () => {
-    const spec = state.spec as InferenceCacheSpec;
+  const poll = async (spec: InferenceCacheSpec) => {
     const replicas = await steps.findCacheReplicas({
       namespace: state.namespace,
       model: spec.modelName,
@@ -67,10 +66,8 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     }
   };
 
-  const reconcile = async (force: boolean) => {
-    if (state.spec === undefined) return;
-    const spec = state.spec as InferenceCacheSpec;
-    state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval ?? '15s');
+  const reconcile = async (spec: InferenceCacheSpec, force: boolean) => {
+    state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval);
     upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
     state.data.services = await steps.findServicesForModel({
       namespace: state.namespace,
@@ -98,11 +95,10 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   await runEntity(
     state,
     {
-      reconcile: () => reconcile(true),
-      observe: async () => {
-        if (state.spec === undefined) return;
-        await poll();
-        await reconcile(false);
+      reconcile: (s) => reconcile(s.spec, true),
+      observe: async (s) => {
+        await poll(s.spec);
+        await reconcile(s.spec, false);
       },
       details: (s) => ({
         poolHitRate: s.data.view?.poolHitRate,

@@ -3,7 +3,7 @@ import { parseDuration } from '../api/common.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
-import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
+import { initialState, runEntity, setPhase, type EntityState, type SpecifiedState } from './entity.ts';
 import { ModelName } from './search-attributes.ts';
 
 export interface ServiceData {
@@ -17,7 +17,8 @@ export interface ServiceData {
 }
 
 const KEEP_REVISIONS = 5;
-export type ServiceState = EntityState<ServiceData>;
+export type ServiceState = EntityState<InferenceServiceSpec, ServiceData>;
+type Specified = SpecifiedState<InferenceServiceSpec, ServiceData>;
 
 export interface ResourceWorkflowInput {
   namespace: string;
@@ -68,11 +69,11 @@ function remember(state: ServiceState, revision: Revision) {
   ].slice(-KEEP_REVISIONS);
 }
 
-async function reconcile(state: ServiceState): Promise<void> {
-  const spec = state.spec as InferenceServiceSpec;
+async function reconcile(state: Specified): Promise<void> {
+  const spec = state.spec;
   const generation = state.generation;
   const revisionOf = (n: number | undefined) => state.data.revisions.find((r) => r.revision === n);
-  const timeoutMs = parseDuration(spec.runtime?.rolloutTimeout ?? '10m');
+  const timeoutMs = parseDuration(spec.runtime.rolloutTimeout);
 
   let target: Revision | undefined;
   if (state.rollbackTo !== undefined) {
@@ -212,7 +213,7 @@ async function reconcile(state: ServiceState): Promise<void> {
   });
 }
 
-async function observe(state: ServiceState): Promise<void> {
+async function observe(state: Specified): Promise<void> {
   if (state.phase === 'InvalidSpec') {
     // A missing reference may have appeared since.
     state.dirty = true;
@@ -269,7 +270,10 @@ async function teardown(state: ServiceState): Promise<void> {
 export async function InferenceServiceWorkflow(input: ResourceWorkflowInput): Promise<void> {
   const state =
     (input.state as ServiceState | undefined) ??
-    initialState({ kind: 'InferenceService', ...input }, { revisions: [], nextRevision: 1 } as ServiceData);
+    initialState<InferenceServiceSpec, ServiceData>(
+      { kind: 'InferenceService', ...input },
+      { revisions: [], nextRevision: 1 },
+    );
   await runEntity(
     state,
     {

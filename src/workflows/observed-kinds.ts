@@ -10,7 +10,7 @@ import type {
   SpeculativeDecodingSpec,
 } from '../api/index.ts';
 import { steps } from './activities.ts';
-import { initialState, runEntity, setPhase, type EntityState } from './entity.ts';
+import { initialState, runEntity, setPhase, type EntityState, type SpecifiedState } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
 import { ModelName } from './search-attributes.ts';
 
@@ -19,7 +19,7 @@ interface ObservedData {
   written?: string;
 }
 
-type ObservedState = EntityState<ObservedData>;
+type ObservedState<S> = SpecifiedState<S, ObservedData>;
 
 interface Report {
   ready: boolean;
@@ -29,7 +29,7 @@ interface Report {
   model?: string;
 }
 
-async function writeIfChanged(state: ObservedState, report: Report, force: boolean): Promise<void> {
+async function writeIfChanged<S>(state: ObservedState<S>, report: Report, force: boolean): Promise<void> {
   const digest = JSON.stringify(report);
   setPhase(state, report.ready ? 'Ready' : 'NotReady', report.message);
   if (!force && digest === state.data.written) return;
@@ -53,12 +53,12 @@ async function writeIfChanged(state: ObservedState, report: Report, force: boole
   });
 }
 
-function observedWorkflow(kind: string, look: (state: ObservedState) => Promise<Report>) {
+function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Promise<Report>) {
   return async (input: ResourceWorkflowInput): Promise<void> => {
     const state =
-      (input.state as ObservedState | undefined) ?? initialState<ObservedData>({ kind, ...input }, {});
-    const step = async (force: boolean) => {
-      if (state.spec === undefined) return;
+      (input.state as EntityState<S, ObservedData> | undefined) ??
+      initialState<S, ObservedData>({ kind, ...input }, {});
+    const step = async (state: ObservedState<S>, force: boolean) => {
       const report = await look(state);
       if (report.model) upsertSearchAttributes([{ key: ModelName, value: report.model }]);
       await writeIfChanged(state, report, force);
@@ -67,36 +67,42 @@ function observedWorkflow(kind: string, look: (state: ObservedState) => Promise<
     await runEntity(
       state,
       {
-        reconcile: () => step(true),
-        observe: () => step(false),
+        reconcile: (s) => step(s, true),
+        observe: (s) => step(s, false),
       },
       (s) => continueAsNew({ namespace: s.namespace, name: s.name, state: s }),
     );
   };
 }
 
-export const SpeculativeDecodingWorkflow = observedWorkflow('SpeculativeDecoding', async (state) => {
-  const spec = state.spec as SpeculativeDecodingSpec;
-  const services = await steps.findServicesForModel({ namespace: state.namespace, model: spec.targetModel });
-  return {
-    ready: true,
-    reason: services.length ? 'Published' : 'NoServices',
-    message: services.length
-      ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache`
-      : `no InferenceService serves "${spec.targetModel}"`,
-    fields: { services },
-    model: spec.targetModel,
-  };
-});
+export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingSpec>(
+  'SpeculativeDecoding',
+  async (state) => {
+    const spec = state.spec;
+    const services = await steps.findServicesForModel({
+      namespace: state.namespace,
+      model: spec.targetModel,
+    });
+    return {
+      ready: true,
+      reason: services.length ? 'Published' : 'NoServices',
+      message: services.length
+        ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache`
+        : `no InferenceService serves "${spec.targetModel}"`,
+      fields: { services },
+      model: spec.targetModel,
+    };
+  },
+);
 
-export const PrefillDecodingDisaggregationWorkflow = observedWorkflow(
+export const PrefillDecodingDisaggregationWorkflow = observedWorkflow<PrefillDecodingDisaggregationSpec>(
   'PrefillDecodingDisaggregation',
   async (state) => {
-    const spec = state.spec as PrefillDecodingDisaggregationSpec;
+    const spec = state.spec;
     const pairing = await steps.pairPrefillDecode({
       namespace: state.namespace,
       model: spec.modelName,
-      zoneLabel: spec.topologyHint?.labelKeys?.zone ?? 'topology.kubernetes.io/zone',
+      zoneLabel: spec.topologyHint.labelKeys.zone,
     });
     const first = pairing.pairs[0];
     return {
@@ -113,18 +119,21 @@ export const PrefillDecodingDisaggregationWorkflow = observedWorkflow(
   },
 );
 
-export const InferenceGatewayWorkflow = observedWorkflow('InferenceGateway', async (state) => {
-  const spec = state.spec as InferenceGatewaySpec;
-  const routes = await steps.resolveRoutes({ namespace: state.namespace, spec });
-  const ready = routes.filter((r) => r.ready);
-  const notReady = routes.filter((r) => !r.ready);
-  return {
-    ready: notReady.length === 0,
-    reason: notReady.length === 0 ? 'RoutesReady' : 'RoutesNotReady',
-    message:
-      notReady.length === 0
-        ? `${routes.length} route(s) ready`
-        : notReady.map((r) => `${r.model}: ${r.reason}`).join('; '),
-    fields: { routes, readyRoutes: `${ready.length}/${routes.length}` },
-  };
-});
+export const InferenceGatewayWorkflow = observedWorkflow<InferenceGatewaySpec>(
+  'InferenceGateway',
+  async (state) => {
+    const spec = state.spec;
+    const routes = await steps.resolveRoutes({ namespace: state.namespace, spec });
+    const ready = routes.filter((r) => r.ready);
+    const notReady = routes.filter((r) => !r.ready);
+    return {
+      ready: notReady.length === 0,
+      reason: notReady.length === 0 ? 'RoutesReady' : 'RoutesNotReady',
+      message:
+        notReady.length === 0
+          ? `${routes.length} route(s) ready`
+          : notReady.map((r) => `${r.model}: ${r.reason}`).join('; '),
+      fields: { routes, readyRoutes: `${ready.length}/${routes.length}` },
+    };
+  },
+);

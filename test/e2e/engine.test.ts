@@ -246,7 +246,7 @@ describe('the durable reconcile engine on the local cluster', () => {
     assert.equal(degraded.reason, 'RolloutFailed');
     assert.match(
       degraded.message,
-      /revision 2 cannot be scheduled: pod solo-\S+: 0\/4 nodes are available: 4 Insufficient nvidia\.com\/gpu/,
+      /revision 2 cannot be scheduled: pod solo-\S+: 0\/\d+ nodes are available: \d+ Insufficient nvidia\.com\/gpu/,
     );
     assert.match(degraded.message, /rolled back to revision 1, which is serving/);
     assert.equal(condition(svc, 'Ready')?.status, 'True');

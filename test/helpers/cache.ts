@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { specSignal, workflowIdFor } from '../../src/workflows/messages.ts';
+import { specMessage } from './specs.ts';
 import { CrKind, CrName, CrNamespace } from '../../src/workflows/search-attributes.ts';
 import { words } from './gateway.ts';
 import type { KubectlResult } from './kubectl.ts';
@@ -69,7 +70,7 @@ export async function startCacheWorkflow(temporal: Client, f: CacheFixture): Pro
       { key: CrName, value: 'chat-cache' },
     ],
     signal: specSignal,
-    signalArgs: [{ spec: f.cacheSpec, generation: 1 }],
+    signalArgs: [specMessage('InferenceCache', f.cacheSpec, 1)],
   });
 }
 

@@ -9,6 +9,7 @@ import { binary } from '../../src/cli/dev/tools.ts';
 import { forceEvictUpdate, specSignal, stateQuery } from '../../src/workflows/messages.ts';
 import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
 import { components } from '../helpers/components.ts';
+import { specMessage } from '../helpers/specs.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -68,18 +69,22 @@ describe('cache actions never interleave', () => {
         workflowId: 'InferenceCache/default/locked',
         args: [{ namespace: 'default', name: 'locked', pollIntervalMs: 1000 }],
       });
-      await handle.signal(specSignal, {
-        spec: {
-          modelName: 'm',
-          kvCacheTransferPolicy: {
-            thresholdHitRate: 0,
-            evictionThreshold: 0.5,
-            sustainedPolls: 1,
-            cooldown: '1h',
+      await handle.signal(
+        specSignal,
+        specMessage(
+          'InferenceCache',
+          {
+            modelName: 'm',
+            kvCacheTransferPolicy: {
+              thresholdHitRate: 0,
+              evictionThreshold: 0.5,
+              sustainedPolls: 1,
+              cooldown: '1h',
+            },
           },
-        },
-        generation: 1,
-      });
+          1,
+        ),
+      );
       await automaticRunning;
       const forced = await handle.executeUpdate(forceEvictUpdate, {
         args: [{ replica: 'r1', reason: 'test' }],

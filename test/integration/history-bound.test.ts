@@ -9,6 +9,7 @@ import { MAX_HISTORY_EVENTS } from '../../src/workflows/entity.ts';
 import { dependencyChangedSignal, specSignal, stateQuery } from '../../src/workflows/messages.ts';
 import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
 import { components } from '../helpers/components.ts';
+import { specMessage } from '../helpers/specs.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -54,7 +55,7 @@ describe('a resource workflow that lives for months keeps its history bounded', 
       workflowId: 'InferenceCache/default/long-lived',
       args: [{ namespace: 'default', name: 'long-lived', pollIntervalMs: 1000 }],
     });
-    await handle.signal(specSignal, { spec: { modelName: 'm' }, generation: 1 });
+    await handle.signal(specSignal, specMessage('InferenceCache', { modelName: 'm' }, 1));
     const runs = new Set<string>();
     let longest = 0;
     let wakeups = 0;

@@ -5,9 +5,7 @@ import {
   servicePolicyProblems,
   type ServicePolicy,
   InferenceCacheSpecSchema,
-  InferenceServiceSpecSchema,
   KIND_INFERENCE_SERVICE,
-  formatPath,
   LABELS,
   PrefillDecodingDisaggregationSpecSchema,
   SpeculativeDecodingSpecSchema,
@@ -47,10 +45,10 @@ export async function resolveServiceInputs(
   const self = await kube.find<CustomObject>(paths.custom('inferenceservices', namespace, name));
   if (!self) return undefined;
   const out: ResolvedInputs = { uid: self.metadata.uid ?? '', problems: [] };
-  // What the CRD schema cannot check (a regex that does not compile, ...) is reported here as InvalidSpec.
-  const valid = validateServiceSpec(spec, policy);
-  if (!valid.spec) {
-    out.problems.push(...valid.problems);
+  // The controller parsed the spec; what the operator's policy refuses is reported here as InvalidSpec.
+  const refused = servicePolicyProblems(spec, policy);
+  if (refused.length > 0) {
+    out.problems.push(...refused);
     out.invalidSpec = true;
     return out;
   }
@@ -116,18 +114,6 @@ export async function resolveServiceInputs(
   if (pdd) out.pdd = pdd;
   if (sd) out.sd = sd;
   return out;
-}
-
-function validateServiceSpec(
-  spec: unknown,
-  policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
-): { spec?: InferenceServiceSpec; problems: string[] } {
-  const parsed = InferenceServiceSpecSchema.safeParse(spec);
-  if (parsed.success) {
-    const problems = servicePolicyProblems(parsed.data, policy);
-    return problems.length > 0 ? { problems } : { spec: parsed.data, problems: [] };
-  }
-  return { problems: parsed.error.issues.map((i) => `spec.${formatPath(i.path)}: ${i.message}`) };
 }
 
 const ownerRef = (plan: ServingPlan) => ({
