@@ -5,6 +5,8 @@ NODE_DEPS := node_modules/.package-lock.json
 
 .PHONY: help deps tools lint typecheck crds test test-unit test-integration demo dev-up dev-down clean
 
+.PHONY: build image
+
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
@@ -27,6 +29,12 @@ typecheck: deps ## TypeScript strict type check.
 
 crds: deps ## Regenerate crds/ from src/api.
 	./bin/infctl crds generate
+
+build: deps ## Compile to plain JavaScript in dist/ with the prebuilt workflow bundle (npm run build).
+	npm run build
+
+image: deps ## Build the OCI image here, no registry needed (mmdebstrap + buildah); prints its name.
+	./scripts/build-image.sh
 
 test-unit: deps ## Unit tests (pure logic, no servers).
 	node --import tsx --test --test-reporter=spec test/unit/*.test.ts

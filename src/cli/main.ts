@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { staleCrds, writeCrds } from './crds.ts';
 import { DEV_USAGE, runDev } from './dev/command.ts';

@@ -1,10 +1,6 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  bundleWorkflowCode,
-  NativeConnection,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
 import { servicePolicyFromEnv } from '../api/index.ts';
@@ -14,16 +10,22 @@ import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../controller/temporal-config.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 
-const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const COMPILED = !import.meta.url.endsWith('.ts');
+const WORKFLOWS = fileURLToPath(new URL(`../workflows/index.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
+/** Written by `npm run build` (scripts/build-workflow-bundle.ts) into dist/, beside the compiled code. */
+const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundleOption> | undefined;
 
-/** The workflow code, bundled once per process. */
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: WORKFLOWS,
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-  });
+/** The workflow code: compiled, the bundle prebuilt at build time when present; else bundled once per process. */
+function workflowBundle(): Promise<WorkflowBundleOption> {
+  bundle ??=
+    COMPILED && existsSync(PREBUILT_BUNDLE)
+      ? Promise.resolve({ codePath: PREBUILT_BUNDLE })
+      : bundleWorkflowCode({
+          workflowsPath: WORKFLOWS,
+          logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+        });
   return bundle;
 }
 
