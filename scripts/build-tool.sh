@@ -2,7 +2,7 @@
 # Builds one real component from its Go module at a pinned version into the tool cache.
 # Usage: scripts/build-tool.sh <component> <version> <dest-dir>
 # Components: temporal, llm-d-inference-sim, etcd, kubernetes (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl), kwok. Only the Go module proxy is used; nothing else is downloaded.
+# kube-scheduler, kubectl), kwok, helm. Only the Go module proxy is used; nothing else is downloaded.
 set -euo pipefail
 
 component=${1:?component}
@@ -50,6 +50,17 @@ case "$component" in
     ;;
   kwok)
     GOBIN="$dest" go install -ldflags "-X sigs.k8s.io/kwok/pkg/consts.Version=${version}" "sigs.k8s.io/kwok/cmd/kwok@${version}"
+    ;;
+  helm)
+    # What helm's Makefile sets at link time: its version, and the Kubernetes version of its client-go as the
+    # default for `helm template` and lint (left unset it is v1.20, which charts' kubeVersion refuse).
+    gomod=$(go mod download -json "helm.sh/helm/v3@${version}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    k8s_minor=$(sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$gomod")
+    ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${version} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+      ldflags+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${k8s_minor}"
+    done
+    GOBIN="$dest" CGO_ENABLED=0 go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@${version}"
     ;;
   etcd)
     wrapper infctl.local/etcd-build go.etcd.io/etcd/server/v3

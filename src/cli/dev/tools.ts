@@ -29,6 +29,7 @@ const ETCD_VERSION = 'v3.6.5';
 const KUBERNETES_VERSION = 'v1.34.4';
 const KWOK_VERSION = 'v0.7.0';
 const EMBEDDER_VERSION = '0.1.0';
+const HELM_VERSION = 'v3.22.0';
 
 const contains = (text: string) => (out: string) => out.includes(text);
 
@@ -79,6 +80,16 @@ export const COMPONENTS: readonly Component[] = [
     versionArgs: ['--version'],
     acceptsOnPath: contains(`kwok version ${KWOK_VERSION}`),
     obtain: { kind: 'go', buildName: 'kwok' },
+  },
+  {
+    // The chart's lint, template and install tests (deploy/charts/inference-controller).
+    name: 'helm',
+    version: HELM_VERSION,
+    binaries: ['helm'],
+    envVar: 'INFCTL_HELM',
+    versionArgs: ['version', '--short'],
+    acceptsOnPath: (out) => out.startsWith(`${HELM_VERSION}+`) || out.trim() === HELM_VERSION,
+    obtain: { kind: 'go', buildName: 'helm' },
   },
   {
     name: 'redis',
