@@ -1,27 +1,44 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { renderCrds } from '../api/index.ts';
+import { CLUSTER_ROLES_TEMPLATE, renderClusterRoles } from '../rbac/cluster-roles.ts';
 
-/** Writes every generated CRD into `dir`; returns the files written. */
-export async function writeCrds(dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  for (const [name, text] of renderCrds()) {
-    await writeFile(join(dir, name), text);
-    written.push(join(dir, name));
-  }
-  return written;
+/** The default output: besides it, the Helm chart gets the same CRDs and the ClusterRoles from src/rbac. */
+const DEFAULT_CRD_DIR = 'crds';
+export const CHART_DIR = 'deploy/charts/inference-controller';
+
+/** Every generated file: the CRDs in `dir` and, for the default `crds`, the chart's copies and ClusterRoles. */
+function generated(dir: string): { dirs: string[]; files: Map<string, string> } {
+  const dirs = dir === DEFAULT_CRD_DIR ? [dir, join(CHART_DIR, 'crds')] : [dir];
+  const files = new Map<string, string>();
+  for (const d of dirs) for (const [name, text] of renderCrds()) files.set(join(d, name), text);
+  if (dir === DEFAULT_CRD_DIR) files.set(join(CHART_DIR, CLUSTER_ROLES_TEMPLATE), renderClusterRoles());
+  return { dirs, files };
 }
 
-/** Names the files in `dir` that differ from what generation produces, or are missing or extra. */
-export async function staleCrds(dir: string): Promise<string[]> {
-  const expected = renderCrds();
-  const present = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml'));
-  const stale: string[] = [];
-  for (const [name, text] of expected) {
-    const actual = await readFile(join(dir, name), 'utf8').catch(() => undefined);
-    if (actual !== text) stale.push(actual === undefined ? `${name} (missing)` : `${name} (differs)`);
+/** Writes every generated CRD into `dir` (and the chart, for the default); returns the files written. */
+export async function writeCrds(dir: string): Promise<string[]> {
+  const { files } = generated(dir);
+  for (const [path, text] of files) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
   }
-  for (const name of present) if (!expected.has(name)) stale.push(`${name} (not generated)`);
+  return [...files.keys()];
+}
+
+/** Names the files that differ from what generation produces, or are missing or extra (relative to `dir`). */
+export async function staleCrds(dir: string): Promise<string[]> {
+  const { dirs, files } = generated(dir);
+  const stale: string[] = [];
+  const name = (path: string) => (path.startsWith(`${dir}/`) ? path.slice(dir.length + 1) : path);
+  for (const [path, text] of files) {
+    const actual = await readFile(path, 'utf8').catch(() => undefined);
+    if (actual !== text)
+      stale.push(actual === undefined ? `${name(path)} (missing)` : `${name(path)} (differs)`);
+  }
+  for (const d of dirs) {
+    const present = (await readdir(d).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml'));
+    for (const f of present) if (!files.has(join(d, f))) stale.push(`${name(join(d, f))} (not generated)`);
+  }
   return stale;
 }

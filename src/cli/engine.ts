@@ -48,6 +48,7 @@ export async function runController(options: {
     kube: new KubeClient(),
     temporal: await temporalClient(env),
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...(process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {}),
     ...options,
   });
   await controller.start();

@@ -35,7 +35,7 @@ async function loadCrds() {
 }
 
 describe('crds/', () => {
-  it('is exactly what src/api generates (run `make crds` when this fails)', async () => {
+  it('is exactly what src/api generates, here and in the Helm chart (run `make crds` when this fails)', async () => {
     assert.deepEqual(await staleCrds('crds'), []);
   });
 

@@ -62,6 +62,18 @@ export interface DevEnvironment {
 
 const envFile = (dir: string) => join(dir, 'env.json');
 
+/** The API server's audit log of ServiceAccount requests (one JSON event a line). */
+export const auditLogPath = (dir: string) => join(dir, 'logs', 'audit.log');
+
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
+
 export function readEnvironment(dir = stateDir()): DevEnvironment | undefined {
   if (!existsSync(envFile(dir))) return undefined;
   return JSON.parse(readFileSync(envFile(dir), 'utf8')) as DevEnvironment;
@@ -288,6 +300,9 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       etcdAlive,
     );
 
+    // ServiceAccounts' requests (the product's processes under the chart's RBAC) go to an audit log, so tests
+    // can count denials; everything else is not logged.
+    writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
     const apiAlive = start('kube-apiserver', binary(tools, 'kubernetes', 'kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
       '--bind-address=127.0.0.1',
@@ -304,6 +319,10 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       '--service-cluster-ip-range=10.96.0.0/16',
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
+      `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${auditLogPath(dir)}`,
+      '--audit-log-maxsize=100',
+      '--audit-log-maxbackup=1',
       '--profiling=false',
       '--v=1',
     ]);

@@ -1,0 +1,129 @@
+/**
+ * Every Kubernetes permission the product's processes use, per component, next to the code that needs it:
+ * the chart's ClusterRoles are generated from this table (`make crds`), a unit test fails when the code makes a
+ * call no row allows (or a row allows what no code does), and an e2e test runs the processes under the
+ * generated roles and counts denials.
+ */
+import { GROUP, KINDS } from '../api/index.ts';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+
+export interface PermissionRow {
+  /** '' is the core group. */
+  apiGroup: string;
+  /** Plural resource names; `plural/status` for the status subresource. */
+  resources: readonly string[];
+  verbs: readonly Verb[];
+  /** The source files whose calls need this row (the unit test checks each file makes such a call). */
+  usedBy: readonly string[];
+}
+
+export type Component = 'controller' | 'worker' | 'gateway';
+
+export const COMPONENTS: readonly Component[] = ['controller', 'worker', 'gateway'];
+
+const ALL_KINDS = KINDS.map((k) => k.plural);
+
+export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
+  controller: [
+    // Informers on the five kinds (list, then watch) and the finalizer it adds (JSON patch).
+    {
+      apiGroup: GROUP,
+      resources: ALL_KINDS,
+      verbs: ['list', 'watch', 'patch'],
+      usedBy: ['src/controller/controller.ts'],
+    },
+    // A spec that does not parse is reported as InvalidSpec on the status before any workflow starts.
+    {
+      apiGroup: GROUP,
+      resources: ALL_KINDS.map((p) => `${p}/status`),
+      verbs: ['patch'],
+      usedBy: ['src/controller/invalid-spec.ts'],
+    },
+  ],
+  worker: [
+    // Reading a resource and its references; writing status; releasing the finalizer.
+    {
+      apiGroup: GROUP,
+      resources: ALL_KINDS,
+      verbs: ['get', 'patch'],
+      usedBy: [
+        'src/activities/kubernetes/resources.ts',
+        'src/activities/kubernetes/service-activities.ts',
+        'src/activities/kubernetes/dependents.ts',
+      ],
+    },
+    {
+      apiGroup: GROUP,
+      resources: ALL_KINDS.map((p) => `${p}/status`),
+      verbs: ['patch'],
+      usedBy: ['src/activities/kubernetes/resources.ts'],
+    },
+    // The services of a model or a cache (dependents, PDD pairing, cache replicas).
+    {
+      apiGroup: GROUP,
+      resources: ['inferenceservices'],
+      verbs: ['list'],
+      usedBy: ['src/activities/kubernetes/dependents.ts'],
+    },
+    // The vLLM Deployments an InferenceService rolls out (server-side apply), watches and prunes.
+    {
+      apiGroup: 'apps',
+      resources: ['deployments'],
+      verbs: ['get', 'list', 'patch', 'delete'],
+      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
+    },
+    // The backend Service in front of the replicas.
+    {
+      apiGroup: '',
+      resources: ['services'],
+      verbs: ['list', 'patch', 'delete'],
+      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
+    },
+    // Rollout progress, endpoints, PDD pairing.
+    {
+      apiGroup: '',
+      resources: ['pods'],
+      verbs: ['list'],
+      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts', 'src/activities/kubernetes/dependents.ts'],
+    },
+    // The zone of a pod's node (topology-aware pairing and endpoints).
+    {
+      apiGroup: '',
+      resources: ['nodes'],
+      verbs: ['get'],
+      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts', 'src/activities/kubernetes/dependents.ts'],
+    },
+    // An Event per step on the resource.
+    {
+      apiGroup: '',
+      resources: ['events'],
+      verbs: ['create'],
+      usedBy: ['src/activities/kubernetes/events.ts'],
+    },
+  ],
+  gateway: [
+    // Routes from the InferenceGateways and the InferenceServices' specs and status.endpoints.
+    {
+      apiGroup: GROUP,
+      resources: ['inferencegateways', 'inferenceservices'],
+      verbs: ['list', 'watch'],
+      usedBy: ['src/gateway/routes/kubernetes-source.ts'],
+    },
+  ],
+};
+
+/**
+ * What namespace users get through the aggregated ClusterRoles: `view` reads the five kinds, `edit` manages
+ * them; each role also aggregates into the roles above it, as Kubernetes' own do.
+ */
+export const USER_ROLES = {
+  view: {
+    verbs: ['get', 'list', 'watch'],
+    aggregateTo: ['view', 'edit', 'admin'],
+  },
+  edit: {
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
+    aggregateTo: ['edit', 'admin'],
+  },
+} as const satisfies Record<string, { verbs: readonly Verb[]; aggregateTo: readonly string[] }>;
