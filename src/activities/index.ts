@@ -10,8 +10,8 @@ import {
   type ServingPlan,
 } from '../api/index.ts';
 import { Context } from '@temporalio/activity';
-import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
-import type { ProcessRuntime } from '../runtime/process/process-runtime.ts';
+import type { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import type { ReplicaRuntime, RolloutHooks } from '../runtime/replica-runtime.ts';
 import {
   cacheReplicas,
   pairPrefillDecode,
@@ -28,19 +28,19 @@ import {
   type ResourceKey,
   type StatusUpdate,
 } from './kubernetes/resources.ts';
-import {
-  applyPlan,
-  awaitPlanRollout,
-  deleteOwned,
-  observePlan,
-  resolveServiceInputs,
-} from './kubernetes/service-activities.ts';
+import { resolveServiceInputs } from './kubernetes/service-activities.ts';
 import { renderPlan, type RenderInput } from './vllm/render.ts';
 
+/** The running activity's heartbeat and cancellable sleep, for a runtime's rollout wait. */
+const activityHooks = (): RolloutHooks => ({
+  heartbeat: (details) => Context.current().heartbeat(details),
+  sleep: (ms) => Context.current().sleep(ms),
+});
+
 export function createActivities(
-  kube: KubeClient = new KubeClient(),
-  /** Local processes instead of Kubernetes for the replicas (the worker decides; see worker.ts). */
-  processes?: ProcessRuntime,
+  kube: KubeClient,
+  /** Where the replicas run: Kubernetes or local processes (the worker decides; see worker.ts). */
+  runtime: ReplicaRuntime,
   /** The gateways' admin APIs, for cache transfers (the worker reads them from its environment). */
   gatewayAdmin?: GatewayAdmin,
   /** What InferenceService authors may ask for beyond serving (the worker reads it from its environment). */
@@ -54,37 +54,19 @@ export function createActivities(
       return renderPlan(input);
     },
     async applyDeployment(input: { plan: ServingPlan; revision: number }) {
-      if (processes) {
-        const r = await processes.apply(input.plan, input.revision);
-        return { applied: [...r.started, ...r.adopted].map((n) => `Process/${n}`), deleted: r.stopped };
-      }
-      return applyPlan(kube, input.plan, input.revision);
+      return runtime.apply(input.plan, input.revision);
     },
     async awaitRollout(input: { plan: ServingPlan; revision: number; timeoutMs: number }) {
-      if (processes)
-        return processes.awaitReady(
-          input.plan,
-          input.timeoutMs,
-          (pending) => Context.current().heartbeat({ pending }),
-          (ms) => Context.current().sleep(ms),
-        );
-      return awaitPlanRollout(kube, input.plan, input.revision, input.timeoutMs);
+      return runtime.awaitReady(input.plan, input.revision, input.timeoutMs, activityHooks());
     },
     async observeEndpoints(input: { plan: ServingPlan }) {
-      if (processes) {
-        const { endpoints, restarted } = await processes.observe(input.plan.namespace, input.plan.owner.name);
-        if (restarted.length) Context.current().log.warn('restarted replicas that had exited', { restarted });
-        const replicas = input.plan.groups.reduce((n, g) => n + g.replicas, 0);
-        return { replicas, readyReplicas: endpoints.filter((e) => e.ready).length, endpoints };
-      }
-      return observePlan(kube, input.plan);
+      return runtime.observe(input.plan);
     },
     async writeStatus(update: StatusUpdate) {
       return writeResourceStatus(kube, update);
     },
     async deleteOwnedObjects(input: { namespace: string; name: string }) {
-      if (processes) return processes.deleteOwned(input.namespace, input.name);
-      return deleteOwned(kube, input.namespace, input.name);
+      return runtime.deleteOwned(input.namespace, input.name);
     },
     async releaseFinalizer(key: ResourceKey) {
       return releaseFinalizer(kube, key);

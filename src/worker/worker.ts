@@ -6,7 +6,10 @@ import { createActivities } from '../activities/index.ts';
 import { servicePolicyFromEnv } from '../api/index.ts';
 import type { GatewayAdmin } from '../activities/gateway/ownership.ts';
 import { binary, requireTools } from '../cli/dev/tools.ts';
+import { serviceEvents } from '../activities/kubernetes/events.ts';
+import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes-runtime.ts';
 import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
+import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../controller/temporal-config.ts';
 import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 
@@ -30,8 +33,9 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
 }
 
 /** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
-function runtimeFromEnvironment(): ProcessRuntime | undefined {
-  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process') return undefined;
+function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
+  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process')
+    return new KubernetesRuntime(kube, serviceEvents(kube));
   const tools = requireTools(['llm-d-inference-sim']);
   return new ProcessRuntime({
     dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
@@ -55,14 +59,15 @@ function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
 export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClient } = {}): Promise<Worker> {
   const env = options.env ?? temporalEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
+  const kube = options.kube ?? new KubeClient();
   return Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: createActivities(
-      options.kube ?? new KubeClient(),
-      runtimeFromEnvironment(),
+      kube,
+      runtimeFromEnvironment(kube),
       gatewayAdminFromEnvironment(),
       servicePolicyFromEnv(),
     ),

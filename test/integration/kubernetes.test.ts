@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import type { ServingPlan } from '../../src/api/index.ts';
+import { serviceEvents } from '../../src/activities/kubernetes/events.ts';
+import { KubeClient } from '../../src/runtime/kubernetes/kube-client.ts';
+import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
+import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 
@@ -36,13 +42,59 @@ function gpuDeployment(name: string, gpus: number) {
   };
 }
 
+/** A plan of one simulator replica owned by the InferenceService `rt` (as renderVllmArgs would shape it). */
+const runtimePlan = (uid: string, gpus: number, digest: string): ServingPlan => ({
+  namespace: NS,
+  owner: { name: 'rt', uid },
+  backend: 'rt-backend',
+  modelName: 'rt-model',
+  model: 'rt-model',
+  engine: 'simulator',
+  image: 'ghcr.io/llm-d/llm-d-inference-sim:latest',
+  port: 8000,
+  gpuResource: 'nvidia.com/gpu',
+  env: [],
+  groups: [{ name: 'rt-backend', role: 'both', replicas: 1, args: [], gpus, nodeSelector: {} }],
+  digest,
+});
+
+/** The reasons of the Events recorded on the InferenceService `rt`. */
+const eventReasons = () =>
+  kubectl([
+    'get',
+    'events',
+    '-n',
+    NS,
+    '--field-selector',
+    'involvedObject.name=rt,involvedObject.kind=InferenceService',
+    '-o',
+    'jsonpath={range .items[*]}{.reason}{"\\n"}{end}',
+  ])
+    .stdout.trim()
+    .split('\n');
+
 describe('local Kubernetes control plane with kwok GPU nodes', () => {
+  let kube: KubeClient;
   before(async () => {
     const env = await useDevEnvironment();
     kubectl = kubectlFor(env);
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.kubeconfig);
+    kube = new KubeClient(kc);
     assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
   });
   after(async () => {
+    // A controller of another test may have added its finalizer to `rt`; the namespace must not wait for it.
+    kubectl([
+      'patch',
+      'inferenceservice',
+      'rt',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]);
     kubectl(['delete', 'namespace', NS, '--wait=false']);
     await releaseDevEnvironment();
   });
@@ -206,5 +258,74 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
       'jsonpath={.items[0].status.phase}',
     ]).stdout;
     assert.equal(phase, 'Pending');
+  });
+
+  describe('the Kubernetes replica runtime', () => {
+    let runtime: KubernetesRuntime;
+    let uid: string;
+    const heartbeats: unknown[] = [];
+    const hooks: RolloutHooks = {
+      heartbeat: (details) => heartbeats.push(details),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    };
+    before(() => {
+      // The owner must exist, or the garbage collector deletes what the runtime applies. Its cache reference
+      // does not resolve, so a controller of another test that sees it only reports InvalidSpec.
+      const owner = {
+        apiVersion: API,
+        kind: 'InferenceService',
+        metadata: { name: 'rt' },
+        spec: { modelName: 'rt-model', inferenceCacheRef: 'absent-cache' },
+      };
+      assert.equal(apply(owner).code, 0);
+      uid = kubectl(['get', 'inferenceservice', 'rt', '-n', NS, '-o', 'jsonpath={.metadata.uid}']).stdout;
+      runtime = new KubernetesRuntime(kube, serviceEvents(kube), { pollMs: 250 });
+    });
+
+    it('applies a revision, waits until it is available, observes its pod and records the Events', async () => {
+      const plan = runtimePlan(uid, 1, 'd1');
+      assert.deepEqual(await runtime.apply(plan, 1), {
+        applied: ['Deployment/rt-backend', 'Service/rt-backend'],
+        deleted: [],
+      });
+      const outcome = await runtime.awaitReady(plan, 1, 60_000, hooks);
+      assert.deepEqual(outcome, { ok: true, message: 'revision 1 is available' });
+      const observed = await runtime.observe(plan);
+      assert.deepEqual([observed.replicas, observed.readyReplicas], [1, 1]);
+      const [endpoint] = observed.endpoints;
+      assert.match(endpoint!.name, /^rt-backend-/);
+      assert.match(endpoint!.url, /^http:\/\/[\d.]+:8000$/);
+      assert.equal(endpoint!.role, 'both');
+      assert.ok(endpoint!.zone, 'the zone of the kwok node');
+      const reasons = await eventually('Applied and RolloutComplete Events', () => {
+        const r = eventReasons();
+        return r.includes('Applied') && r.includes('RolloutComplete') ? r : undefined;
+      });
+      assert.ok(reasons.includes('Applied'));
+    });
+
+    it('fails a revision whose pod cannot be scheduled and records RolloutFailed', async () => {
+      const plan = runtimePlan(uid, 16, 'd2');
+      await runtime.apply(plan, 2);
+      const outcome = await runtime.awaitReady(plan, 2, 60_000, hooks);
+      assert.equal(outcome.ok, false);
+      // Waiting out the scheduler's grace period, the rollout heartbeats what it waits for.
+      assert.match(
+        JSON.stringify(heartbeats.at(-1)),
+        /^\{"pending":\["rt-backend: \d\/1 available, \d updated"\]\}$/,
+      );
+      assert.match(
+        outcome.message,
+        /^revision 2 cannot be scheduled: pod rt-backend-\S+: .*Insufficient nvidia\.com\/gpu/,
+      );
+      await eventually('a RolloutFailed Event', () =>
+        eventReasons().includes('RolloutFailed') ? true : undefined,
+      );
+    });
+
+    it('deletes the Deployment and the Service the InferenceService owns', async () => {
+      assert.deepEqual(await runtime.deleteOwned(NS, 'rt'), ['Deployment/rt-backend', 'Service/rt-backend']);
+      assert.deepEqual(await runtime.deleteOwned(NS, 'rt'), []);
+    });
   });
 });

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import type { ServingPlan } from '../../src/api/index.ts';
 import { binary } from '../../src/cli/dev/tools.ts';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.ts';
+import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
 import { components } from '../helpers/components.ts';
 
 const plan = (replicas: number, digest: string): ServingPlan => ({
@@ -26,6 +27,9 @@ const plan = (replicas: number, digest: string): ServingPlan => ({
   digest,
 });
 
+/** Outside an activity: no heartbeat, a plain timer. */
+const hooks: RolloutHooks = { heartbeat() {}, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
 /** The environment of a running process, from /proc. */
 const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
@@ -37,8 +41,8 @@ describe('the process runtime', () => {
 
   it('starts one simulator per replica on distinct ports with only the flags it accepts, and they serve', async () => {
     const result = await runtime.apply(plan(2, 'd1'), 1);
-    assert.deepEqual(result.started, ['chat-backend-0', 'chat-backend-1']);
-    const ready = await runtime.awaitReady(plan(2, 'd1'), 30_000);
+    assert.deepEqual(result, { applied: ['Process/chat-backend-0', 'Process/chat-backend-1'], deleted: [] });
+    const ready = await runtime.awaitReady(plan(2, 'd1'), 1, 30_000, hooks);
     assert.equal(ready.ok, true, ready.message);
     const records = runtime.records('demo', 'chat');
     assert.notEqual(records[0]!.port, records[1]!.port);
@@ -50,10 +54,14 @@ describe('the process runtime', () => {
     const help = spawnSync(simulator, ['--help'], { encoding: 'utf8' });
     for (const flag of records[0]!.command.filter((a) => a.startsWith('--')))
       assert.match(`${help.stdout}${help.stderr}`, new RegExp(`^\\s+${flag}\\b`, 'm'), `${flag} unknown`);
-    const { endpoints } = await runtime.observe('demo', 'chat');
+    const { replicas, readyReplicas, endpoints } = await runtime.observe(plan(2, 'd1'));
+    assert.deepEqual([replicas, readyReplicas], [2, 2]);
     assert.deepEqual(
-      endpoints.map((e) => e.ready),
-      [true, true],
+      endpoints.map((e) => [e.role, e.ready]),
+      [
+        ['both', true],
+        ['both', true],
+      ],
     );
     const answer = await fetch(`${endpoints[0]!.url}/v1/chat/completions`, {
       method: 'POST',
@@ -73,21 +81,27 @@ describe('the process runtime', () => {
   it('adopts the running replicas when the same plan is applied again (a retried activity)', async () => {
     const pids = runtime.records('demo', 'chat').map((r) => r.pid);
     const again = await runtime.apply(plan(2, 'd1'), 1);
-    assert.deepEqual(again.started, []);
-    assert.deepEqual(again.adopted, ['chat-backend-0', 'chat-backend-1']);
+    assert.deepEqual(again.applied, ['Process/chat-backend-0', 'Process/chat-backend-1']);
     assert.deepEqual(
       runtime.records('demo', 'chat').map((r) => r.pid),
       pids,
     );
   });
 
-  it("restarts a replica that exited, on the same port and with the plan's runtime.env, and reports it", async () => {
+  it("restarts a replica that exited, on the same port and with the plan's runtime.env, not ready until it serves", async () => {
     const [first] = runtime.records('demo', 'chat');
     assert.ok(environ(first!.pid).includes('INFCTL_REPLICA_MARKER=from-runtime-env'));
     process.kill(first!.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
-    const { restarted } = await runtime.observe('demo', 'chat');
-    assert.deepEqual(restarted, ['chat-backend-0']);
+    // The restarted replica is reported not ready until the next observation finds it serving.
+    const observed = await runtime.observe(plan(2, 'd1'));
+    assert.deepEqual(
+      observed.endpoints.map((e) => [e.name, e.ready]),
+      [
+        ['chat-backend-0', false],
+        ['chat-backend-1', true],
+      ],
+    );
     const record = runtime.records('demo', 'chat')[0]!;
     assert.equal(record.port, first!.port);
     assert.equal(record.restarts, 1);
@@ -96,15 +110,16 @@ describe('the process runtime', () => {
       environ(record.pid).includes('INFCTL_REPLICA_MARKER=from-runtime-env'),
       'the restarted replica lost the runtime.env',
     );
-    assert.equal((await runtime.awaitReady(plan(2, 'd1'), 30_000)).ok, true);
+    assert.equal((await runtime.awaitReady(plan(2, 'd1'), 1, 30_000, hooks)).ok, true);
   });
 
   it('scales down and replaces replicas when the plan changes, and deletes everything on request', async () => {
+    const before = runtime.records('demo', 'chat')[0]!.pid;
     const changed = await runtime.apply(plan(1, 'd2'), 2);
-    assert.deepEqual(changed.started, ['chat-backend-0']);
-    assert.deepEqual(changed.stopped, ['chat-backend-1']);
-    assert.equal((await runtime.awaitReady(plan(1, 'd2'), 30_000)).ok, true);
+    assert.deepEqual(changed, { applied: ['Process/chat-backend-0'], deleted: ['chat-backend-1'] });
+    assert.equal((await runtime.awaitReady(plan(1, 'd2'), 2, 30_000, hooks)).ok, true);
     const pid = runtime.records('demo', 'chat')[0]!.pid;
+    assert.notEqual(pid, before, 'a replica of another digest is replaced');
     assert.deepEqual(runtime.deleteOwned('demo', 'chat'), ['chat-backend-0']);
     await new Promise((r) => setTimeout(r, 500));
     assert.throws(() => process.kill(pid, 0));

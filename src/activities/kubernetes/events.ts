@@ -1,5 +1,7 @@
+import { API_VERSION, KIND_INFERENCE_SERVICE } from '../../api/index.ts';
 import type { KubeClient, KubeObject } from '../../runtime/kubernetes/kube-client.ts';
 import { paths } from '../../runtime/kubernetes/kube-client.ts';
+import type { RecordServiceEvent } from '../../runtime/kubernetes/kubernetes-runtime.ts';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -46,3 +48,21 @@ export async function recordEvent(
     console.warn(`could not record event ${reason} on ${ref.kind}/${ref.name}: ${(err as Error).message}`);
   }
 }
+
+/** Events on the InferenceService a plan serves: how the Kubernetes runtime records Applied and its rollouts. */
+export const serviceEvents =
+  (kube: KubeClient): RecordServiceEvent =>
+  (plan, type, reason, message) =>
+    recordEvent(
+      kube,
+      {
+        apiVersion: API_VERSION,
+        kind: KIND_INFERENCE_SERVICE,
+        namespace: plan.namespace,
+        name: plan.owner.name,
+        uid: plan.owner.uid,
+      },
+      type,
+      reason,
+      message,
+    );

@@ -13,6 +13,15 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ServingGroup, ServingPlan } from '../../api/index.ts';
 import { engineCommand } from '../engine-command.ts';
+import {
+  observationOf,
+  type AppliedReplicas,
+  type ReplicaEndpoint,
+  type ReplicaObservation,
+  type ReplicaRuntime,
+  type RolloutHooks,
+  type RolloutOutcome,
+} from '../replica-runtime.ts';
 
 /**
  * The process runtime: every replica of an InferenceService is a local process — llm-d-inference-sim for the
@@ -44,13 +53,6 @@ export interface ProcessRuntimeOptions {
   simulator: string;
   /** The vLLM executable (`vllm`). */
   vllm?: string;
-}
-
-export interface ProcessEndpoint {
-  name: string;
-  url: string;
-  role: ServingGroup['role'];
-  ready: boolean;
 }
 
 function alive(pid: number): boolean {
@@ -91,7 +93,7 @@ async function healthy(port: number): Promise<boolean> {
   );
 }
 
-export class ProcessRuntime {
+export class ProcessRuntime implements ReplicaRuntime {
   constructor(private readonly options: ProcessRuntimeOptions) {}
 
   private folder(namespace: string): string {
@@ -153,10 +155,7 @@ export class ProcessRuntime {
    * Makes the running replicas match the plan: adopts those already running this digest, replaces those
    * running another, starts the missing ones and stops the ones the plan no longer has.
    */
-  async apply(
-    plan: ServingPlan,
-    revision: number,
-  ): Promise<{ started: string[]; adopted: string[]; stopped: string[] }> {
+  async apply(plan: ServingPlan, revision: number): Promise<AppliedReplicas> {
     const started: string[] = [];
     const adopted: string[] = [];
     const wanted = new Set<string>();
@@ -196,16 +195,16 @@ export class ProcessRuntime {
       rmSync(this.file(r.namespace, r.name), { force: true });
       stopped.push(r.name);
     }
-    return { started, adopted, stopped };
+    return { applied: [...started, ...adopted].map((n) => `Process/${n}`), deleted: stopped };
   }
 
   /** Waits until every replica of the plan answers /health; fails when one exits or time runs out. */
   async awaitReady(
     plan: ServingPlan,
+    _revision: number,
     timeoutMs: number,
-    heartbeat: (pending: string[]) => void = () => {},
-    sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  ): Promise<{ ok: boolean; message: string }> {
+    hooks: RolloutHooks,
+  ): Promise<RolloutOutcome> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const pending: string[] = [];
@@ -224,19 +223,16 @@ export class ProcessRuntime {
           ok: false,
           message: `replicas not ready within ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`,
         };
-      heartbeat(pending);
-      await sleep(500);
+      hooks.heartbeat({ pending });
+      await hooks.sleep(500);
     }
   }
 
-  /** The replicas as endpoints; replicas that exited are restarted on the same port and reported. */
-  async observe(
-    namespace: string,
-    owner: string,
-  ): Promise<{ endpoints: ProcessEndpoint[]; restarted: string[] }> {
-    const endpoints: ProcessEndpoint[] = [];
+  /** The replicas as endpoints; replicas that exited are restarted on the same port (not ready yet) and logged. */
+  async observe(plan: ServingPlan): Promise<ReplicaObservation> {
+    const endpoints: ReplicaEndpoint[] = [];
     const restarted: string[] = [];
-    for (const r of this.records(namespace, owner)) {
+    for (const r of this.records(plan.namespace, plan.owner.name)) {
       let record = r;
       if (!alive(r.pid)) {
         record = await this.start({ ...r, restarts: r.restarts + 1 });
@@ -249,7 +245,8 @@ export class ProcessRuntime {
         ready: record === r ? await healthy(record.port) : false,
       });
     }
-    return { endpoints, restarted };
+    if (restarted.length) console.warn(`restarted replicas that had exited: ${restarted.join(', ')}`);
+    return observationOf(plan, endpoints);
   }
 
   /** Stops and forgets every replica of an owner. */

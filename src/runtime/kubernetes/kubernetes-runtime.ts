@@ -1,0 +1,215 @@
+import { LABELS, type ServingPlan } from '../../api/index.ts';
+import type {
+  AppliedReplicas,
+  ReplicaEndpoint,
+  ReplicaObservation,
+  ReplicaRuntime,
+  RolloutHooks,
+  RolloutOutcome,
+} from '../replica-runtime.ts';
+import { observationOf } from '../replica-runtime.ts';
+import { paths, type KubeClient, type KubeObject } from './kube-client.ts';
+import { deploymentFor, serviceFor } from './manifests.ts';
+
+/** Records a Kubernetes Event on the plan's InferenceService; the activities own Events (events.ts). */
+export type RecordServiceEvent = (
+  plan: ServingPlan,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+) => Promise<void>;
+
+interface KubernetesRuntimeOptions {
+  /** Between two reads of a rollout's Deployments. */
+  pollMs?: number;
+  /** The node label that names a replica's zone. */
+  zoneLabel?: string;
+}
+
+interface DeploymentObject extends KubeObject {
+  spec: { replicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    availableReplicas?: number;
+    readyReplicas?: number;
+  };
+}
+
+interface PodObject extends KubeObject {
+  spec: { nodeName?: string };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+/** How long a new pod may stay unschedulable before the rollout is declared failed. */
+const UNSCHEDULABLE_GRACE_MS = 15_000;
+
+/** Replicas as the pods of one Deployment per group, behind one Service, all owned by the InferenceService. */
+export class KubernetesRuntime implements ReplicaRuntime {
+  private readonly pollMs: number;
+  private readonly zoneLabel: string;
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly recordEvent: RecordServiceEvent,
+    options: KubernetesRuntimeOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.zoneLabel = options.zoneLabel ?? 'topology.kubernetes.io/zone';
+  }
+
+  /** Server-side applies the plan's Deployments and Service, and deletes groups the plan no longer has. */
+  async apply(plan: ServingPlan, revision: number): Promise<AppliedReplicas> {
+    const kube = this.kube;
+    const applied: string[] = [];
+    for (const group of plan.groups) {
+      await kube.apply(paths.deployment(plan.namespace, group.name), deploymentFor(plan, group, revision));
+      applied.push(`Deployment/${group.name}`);
+    }
+    await kube.apply(paths.service(plan.namespace, plan.backend), serviceFor(plan));
+    applied.push(`Service/${plan.backend}`);
+    const existing = await kube.list(
+      paths.deployments(plan.namespace),
+      `${LABELS.service}=${plan.owner.name}`,
+    );
+    const deleted: string[] = [];
+    for (const d of existing) {
+      if (!plan.groups.some((g) => g.name === d.metadata.name)) {
+        await kube.delete(paths.deployment(plan.namespace, d.metadata.name));
+        deleted.push(`Deployment/${d.metadata.name}`);
+      }
+    }
+    await this.recordEvent(
+      plan,
+      'Normal',
+      'Applied',
+      `revision ${revision}: applied ${applied.join(', ')}${deleted.length ? `; deleted ${deleted.join(', ')}` : ''}`,
+    );
+    return { applied, deleted };
+  }
+
+  /**
+   * Waits until every Deployment of the plan runs the revision with all replicas available. Heartbeats each
+   * poll and honours cancellation (through the hooks); fails early when the revision's pods cannot be scheduled.
+   */
+  async awaitReady(
+    plan: ServingPlan,
+    revision: number,
+    timeoutMs: number,
+    hooks: RolloutHooks,
+  ): Promise<RolloutOutcome> {
+    const started = Date.now();
+    let unschedulableSince: number | undefined;
+    for (;;) {
+      const pending = await this.pendingGroups(plan, revision);
+      if (pending.length === 0) {
+        await this.recordEvent(plan, 'Normal', 'RolloutComplete', `revision ${revision} is available`);
+        return { ok: true, message: `revision ${revision} is available` };
+      }
+      const unschedulable = await this.unschedulablePod(plan, revision);
+      if (unschedulable) {
+        unschedulableSince ??= Date.now();
+        if (Date.now() - unschedulableSince > UNSCHEDULABLE_GRACE_MS)
+          return this.failed(plan, `revision ${revision} cannot be scheduled: ${unschedulable}`);
+      } else unschedulableSince = undefined;
+      if (Date.now() - started > timeoutMs)
+        return this.failed(
+          plan,
+          `revision ${revision} did not become available within ${Math.round(timeoutMs / 1000)}s: ${pending.join('; ')}`,
+        );
+      hooks.heartbeat({ pending });
+      await hooks.sleep(this.pollMs);
+    }
+  }
+
+  private async failed(plan: ServingPlan, message: string): Promise<RolloutOutcome> {
+    await this.recordEvent(plan, 'Warning', 'RolloutFailed', message);
+    return { ok: false, message };
+  }
+
+  /** The groups whose Deployment does not yet run the revision with every replica available. */
+  private async pendingGroups(plan: ServingPlan, revision: number): Promise<string[]> {
+    const pending: string[] = [];
+    for (const group of plan.groups) {
+      const d = await this.kube.find<DeploymentObject>(paths.deployment(plan.namespace, group.name));
+      const s = d?.status;
+      const want = group.replicas;
+      const done =
+        d !== undefined &&
+        (s?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+        d.metadata.annotations?.['production-stack.vllm.ai/revision'] === String(revision) &&
+        (s?.updatedReplicas ?? 0) === want &&
+        (s?.availableReplicas ?? 0) === want &&
+        (s?.replicas ?? 0) === want;
+      if (!done)
+        pending.push(
+          `${group.name}: ${s?.availableReplicas ?? 0}/${want} available, ${s?.updatedReplicas ?? 0} updated`,
+        );
+    }
+    return pending;
+  }
+
+  /** "pod <name>: <scheduler message>" for the first pod of the revision the scheduler cannot place. */
+  private async unschedulablePod(plan: ServingPlan, revision: number): Promise<string | undefined> {
+    const pods = await this.kube.list<PodObject>(
+      paths.pods(plan.namespace),
+      `${LABELS.service}=${plan.owner.name},${LABELS.revision}=${revision}`,
+    );
+    for (const p of pods) {
+      const c = p.status?.conditions?.find(
+        (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+      );
+      if (c) return `pod ${p.metadata.name}: ${c.message ?? 'Unschedulable'}`;
+    }
+    return undefined;
+  }
+
+  /** The replicas behind a plan, read from its pods, each with the zone of its node. */
+  async observe(plan: ServingPlan): Promise<ReplicaObservation> {
+    const pods = await this.kube.list<PodObject>(
+      paths.pods(plan.namespace),
+      `${LABELS.service}=${plan.owner.name}`,
+    );
+    const zones = new Map<string, string>();
+    const endpoints: ReplicaEndpoint[] = [];
+    for (const p of pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      let zone: string | undefined;
+      const nodeName = p.spec.nodeName;
+      if (nodeName) {
+        if (!zones.has(nodeName)) {
+          const node = await this.kube.find(`/api/v1/nodes/${nodeName}`);
+          zones.set(nodeName, node?.metadata.labels?.[this.zoneLabel] ?? '');
+        }
+        zone = zones.get(nodeName) || undefined;
+      }
+      endpoints.push({
+        name: p.metadata.name,
+        url: p.status?.podIP ? `http://${p.status.podIP}:${plan.port}` : '',
+        role: (p.metadata.labels?.[LABELS.role] as ReplicaEndpoint['role']) ?? 'both',
+        ready,
+        ...(zone ? { zone } : {}),
+      });
+    }
+    return observationOf(plan, endpoints);
+  }
+
+  /** Deletes the Deployments and Services an InferenceService owns. */
+  async deleteOwned(namespace: string, name: string): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const d of await this.kube.list(paths.deployments(namespace), `${LABELS.service}=${name}`)) {
+      if (await this.kube.delete(paths.deployment(namespace, d.metadata.name)))
+        deleted.push(`Deployment/${d.metadata.name}`);
+    }
+    for (const s of await this.kube.list(paths.services(namespace), `${LABELS.service}=${name}`)) {
+      if (await this.kube.delete(paths.service(namespace, s.metadata.name)))
+        deleted.push(`Service/${s.metadata.name}`);
+    }
+    return deleted;
+  }
+}
