@@ -23,12 +23,16 @@ const KvCacheTransferPolicySchema = z
   })
   .describe('When the cache loop evicts or transfers KV cache.');
 
+/** Until the workflow deploys LMCache servers itself, only an existing server (remoteUrl) is accepted. */
+const LMCACHE_DEPLOY_UNSUPPORTED =
+  'deploying an LMCache server is not supported yet: set remoteUrl to an existing LMCache server (lm://host:port)';
+
 const LmCacheSchema = z
   .strictObject({
     enabled: z
       .boolean()
       .default(false)
-      .describe('Deploy an LMCache server the replicas share as a remote tier.'),
+      .describe('Deploy an LMCache server the replicas share (not supported yet: set remoteUrl).'),
     image: z.string().min(1).default('lmcache/vllm-openai:latest').describe('LMCache server image.'),
     remoteUrl: z
       .string()
@@ -37,9 +41,28 @@ const LmCacheSchema = z
       })
       .optional()
       .describe('An existing LMCache server to use instead of deploying one.'),
-    sizeGiB: z.number().gt(0).default(20).describe('Capacity of the remote tier in GiB.'),
+    sizeGiB: z
+      .number()
+      .gt(0)
+      .default(20)
+      .describe('Capacity of the LMCache server deployed with enabled (not used with remoteUrl).'),
   })
-  .describe('A remote LMCache server as a cache tier beyond GPU and CPU memory.');
+  .superRefine((lmcache, ctx) => {
+    if (lmcache.enabled && lmcache.remoteUrl === undefined)
+      ctx.addIssue({ code: 'custom', path: ['enabled'], message: LMCACHE_DEPLOY_UNSUPPORTED });
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!self.enabled || has(self.remoteUrl)',
+        message: LMCACHE_DEPLOY_UNSUPPORTED,
+        fieldPath: '.enabled',
+      },
+    ],
+  })
+  .describe(
+    'A remote LMCache server as a cache tier beyond GPU and CPU memory: the replicas get the LMCacheConnectorV1 connector and the LMCACHE_* settings.',
+  );
 
 const TiersSchema = z
   .strictObject({

@@ -195,4 +195,55 @@ describe('Kubernetes manifests', () => {
       },
     );
   });
+
+  it('renders an LMCache remote tier: the LMCacheConnectorV1 connector and the documented LMCACHE_* settings', () => {
+    const documented = readFileSync(new URL('../fixtures/lmcache/config-env.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    const connector = documented.find((l) => l.startsWith('connector '))?.slice('connector '.length);
+    const names = new Set(documented.filter((l) => l.startsWith('LMCACHE_')));
+    const plan = renderPlan({
+      ...everything,
+      pdd: undefined,
+      sd: undefined,
+      spec: InferenceServiceSpecSchema.parse({
+        modelName: 'qwen3-8b',
+        runtime: { env: [{ name: 'LMCACHE_CHUNK_SIZE', value: '512' }] },
+      }),
+      cache: InferenceCacheSpecSchema.parse({
+        modelName: 'qwen3-8b',
+        tiers: { cpuOffloadGiB: 8, lmcache: { remoteUrl: 'lm://lmcache.cache.svc:65432' } },
+      }),
+    });
+    const args = plan.groups[0]?.args ?? [];
+    const kv = JSON.parse(args[args.indexOf('--kv-transfer-config') + 1] ?? '{}') as Record<string, string>;
+    assert.deepEqual(kv, { kv_connector: connector, kv_role: 'kv_both' });
+    assert.ok(!args.includes('--kv-offloading-size'), "the CPU tier is LMCache's, not vLLM's native one");
+    const env = Object.fromEntries(plan.env.map((e) => [e.name, e.value]));
+    for (const name of Object.keys(env).filter((n) => n.startsWith('LMCACHE_')))
+      assert.ok(names.has(name), `${name} is a documented LMCache setting`);
+    assert.equal(env.LMCACHE_REMOTE_URL, 'lm://lmcache.cache.svc:65432');
+    assert.equal(env.LMCACHE_LOCAL_CPU, 'True');
+    assert.equal(env.LMCACHE_MAX_LOCAL_CPU_SIZE, '8');
+    assert.equal(env.PYTHONHASHSEED, '0', 'replicas share chunk keys');
+    // The user's own value comes last and wins.
+    assert.deepEqual(
+      plan.env.filter((e) => e.name === 'LMCACHE_CHUNK_SIZE').map((e) => e.value),
+      ['256', '512'],
+    );
+    // Without the tier nothing of LMCache is rendered.
+    const plain = renderPlan({ ...everything, pdd: undefined, sd: undefined });
+    assert.ok(!plain.env.some((e) => e.name.startsWith('LMCACHE_')));
+    assert.ok(!(plain.groups[0]?.args ?? []).includes('--kv-transfer-config'));
+  });
+
+  it('refuses an LMCache tier it would have to deploy, naming the field', () => {
+    const parsed = InferenceCacheSpecSchema.safeParse({
+      modelName: 'm',
+      tiers: { lmcache: { enabled: true } },
+    });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(parsed.error?.issues[0]?.path, ['tiers', 'lmcache', 'enabled']);
+    assert.match(parsed.error?.issues[0]?.message ?? '', /not supported yet: set remoteUrl/);
+  });
 });

@@ -104,6 +104,12 @@ export async function resolveServiceInputs(
     SpeculativeDecodingSpecSchema,
     (d) => d.targetModel,
   );
+  if (pdd && cache.data.tiers.lmcache?.remoteUrl !== undefined && pdd.kvConnector !== 'LMCacheConnectorV1') {
+    // One connector carries the KV: an LMCache tier and another P/D connector cannot both be rendered.
+    out.problems.push(
+      `InferenceCache "${spec.inferenceCacheRef}" spec.tiers.lmcache needs the PrefillDecodingDisaggregation's kvConnector to be LMCacheConnectorV1, not ${pdd.kvConnector}`,
+    );
+  }
   if (pdd) out.pdd = pdd;
   if (sd) out.sd = sd;
   return out;

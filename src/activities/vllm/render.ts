@@ -35,6 +35,31 @@ function speculativeConfig(sd: SpeculativeDecodingSpec): Record<string, unknown>
   return config;
 }
 
+/** The remote LMCache tier the replicas use, when the cache names one. */
+function lmcacheOf(cache: InferenceCacheSpec): { remoteUrl: string } | undefined {
+  const lmcache = cache.tiers.lmcache;
+  return lmcache?.remoteUrl !== undefined ? { remoteUrl: lmcache.remoteUrl } : undefined;
+}
+
+/**
+ * LMCache's own settings (LMCache's configuration reference names them; test/fixtures/lmcache pins them): the
+ * remote server, raw tensor serialisation, 256-token chunks, the CPU tier, and one hash seed for every replica
+ * so they compute the same chunk keys and share the remote cache.
+ */
+function lmcacheEnv(cache: InferenceCacheSpec | undefined): { name: string; value: string }[] {
+  const lmcache = cache && lmcacheOf(cache);
+  if (!cache || !lmcache) return [];
+  const cpu = cache.tiers.cpuOffloadGiB;
+  return [
+    { name: 'LMCACHE_REMOTE_URL', value: lmcache.remoteUrl },
+    { name: 'LMCACHE_REMOTE_SERDE', value: 'naive' },
+    { name: 'LMCACHE_CHUNK_SIZE', value: '256' },
+    { name: 'LMCACHE_LOCAL_CPU', value: cpu > 0 ? 'True' : 'False' },
+    ...(cpu > 0 ? [{ name: 'LMCACHE_MAX_LOCAL_CPU_SIZE', value: String(cpu) }] : []),
+    { name: 'PYTHONHASHSEED', value: '0' },
+  ];
+}
+
 /** `--kv-transfer-config` JSON: NixlConnector is symmetric (kv_both); the others produce on prefill, consume on decode. */
 function kvTransferConfig(
   connector: PrefillDecodingDisaggregationSpec['kvConnector'],
@@ -65,7 +90,8 @@ function commonArgs(input: RenderInput, tensorParallelSize: number): string[] {
   if (cache) {
     args.push(cache.prefixCaching ? '--enable-prefix-caching' : '--no-enable-prefix-caching');
     args.push('--block-size', String(cache.blockSize));
-    if (cache.tiers.cpuOffloadGiB > 0) {
+    // With LMCache the CPU tier is LMCache's (LMCACHE_LOCAL_CPU), not vLLM's native offloading.
+    if (cache.tiers.cpuOffloadGiB > 0 && !lmcacheOf(cache)) {
       args.push(
         '--kv-offloading-size',
         String(cache.tiers.cpuOffloadGiB),
@@ -115,7 +141,16 @@ export function renderPlan(input: RenderInput): ServingPlan {
         replicas: spec.runtime.replicas,
         gpus: spec.runtime.tensorParallelSize * pp,
         nodeSelector: {},
-        args: [...commonArgs(input, spec.runtime.tensorParallelSize), ...extra],
+        args: [
+          ...commonArgs(input, spec.runtime.tensorParallelSize),
+          ...(input.cache && lmcacheOf(input.cache)
+            ? [
+                '--kv-transfer-config',
+                JSON.stringify({ kv_connector: 'LMCacheConnectorV1', kv_role: 'kv_both' }),
+              ]
+            : []),
+          ...extra,
+        ],
       },
     ];
   }
@@ -129,7 +164,8 @@ export function renderPlan(input: RenderInput): ServingPlan {
     image: spec.runtime.image,
     port: spec.runtime.port,
     gpuResource: spec.runtime.gpuResource,
-    env: spec.runtime.env,
+    // The user's variables come last, so they override ours (the last of a name wins in a container).
+    env: [...lmcacheEnv(input.cache), ...spec.runtime.env],
     ...(spec.runtime.podTemplate ? { podTemplate: spec.runtime.podTemplate } : {}),
     groups,
   };
