@@ -105,7 +105,7 @@ export class Gateway {
       metrics: this.metrics,
       prefixIndex: this.prefixIndex,
       ownership: this.ownership,
-      target: (target) => this.targets.get(target) ?? { endpoints: [], filters: [] },
+      targets: this.targets,
       profiles: new PdProfileHandler(),
       proxy,
     });

@@ -4,7 +4,6 @@ import type { EndpointState } from './endpoints/endpoint-state.ts';
 import { GatewayError } from './errors.ts';
 import { replayAnswer } from './filters/answers.ts';
 import type { FilterResponse, RequestFilter } from './filters/request-filter.ts';
-import { forwardableHeaders } from './proxy/upstream.ts';
 import type { Proxy } from './proxy/proxy.ts';
 import type { RequestContext } from './request-context.ts';
 import { readInferenceRequest, type InferenceKind, type JsonLimits } from './request-body.ts';
@@ -34,7 +33,8 @@ export interface InferenceDeps {
   metrics: GatewayMetrics;
   prefixIndex: PrefixIndex;
   ownership: OwnershipTable;
-  target: (target: RouteTarget) => TargetState;
+  /** Installed with the routes (Gateway.applyRoutes). */
+  targets: WeakMap<RouteTarget, TargetState>;
   profiles: ProfileHandler;
   proxy: Proxy;
 }
@@ -74,7 +74,7 @@ export class InferencePath {
       (Array.isArray(headerValue) ? headerValue[0] : headerValue) ??
       (typeof user === 'string' ? user : undefined);
     const target = pickTarget(route, sessionKey, keys.blocks);
-    const { endpoints, filters } = this.deps.target(target);
+    const { endpoints, filters } = this.deps.targets.get(target) ?? { endpoints: [], filters: [] };
     const ctx: RequestContext = {
       req,
       res,
@@ -92,7 +92,6 @@ export class InferencePath {
         target.backendModel && target.backendModel !== model
           ? Buffer.from(JSON.stringify({ ...request.body, model: target.backendModel }))
           : raw,
-      headers: forwardableHeaders(req.headers),
       responseHeaders: {},
       started,
     };

@@ -26,8 +26,6 @@ export interface RequestContext {
   readonly sessionKey?: string;
   /** Bytes to send upstream: the client's own unless the gateway had to change the body. */
   forward: Buffer;
-  /** The client's headers for the upstream request. */
-  readonly headers: Record<string, string>;
   /** Headers the gateway adds to the client's answer (x-cache, x-prefill-endpoint). */
   readonly responseHeaders: Record<string, string>;
   /** Set by a filter whose `after` wants the endpoint's answer: the API to read it as. */

@@ -47,7 +47,6 @@ function context(request: InferenceRequest, headers: Record<string, string> = {}
     filters: [],
     keys: promptKeys(request),
     forward: Buffer.alloc(0),
-    headers: {},
     responseHeaders: {},
     started: 0,
   };

@@ -15,6 +15,7 @@ import { prefill } from './prefill.ts';
 import type { ConnectionFailure } from './upstream.ts';
 import {
   callUpstream,
+  forwardableHeaders,
   isLocalError,
   MAX_CAPTURE_BYTES,
   readAll,
@@ -72,13 +73,13 @@ export class Proxy {
     );
   }
 
-  /** POSTs `body` to the request's path on `endpoint`. */
+  /** POSTs `body` to the request's path on `endpoint`, with the client's headers but the hop-by-hop ones. */
   call(ctx: RequestContext, endpoint: EndpointState, body: Buffer): UpstreamCall {
     return callUpstream(
       endpoint.url,
       ctx.path,
       'POST',
-      ctx.headers,
+      forwardableHeaders(ctx.req.headers),
       body,
       this.options.timeouts,
       this.deps.agent,
