@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'crds/', '.state/'] },
+  { ignores: ['node_modules/', 'crds/', '.state/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

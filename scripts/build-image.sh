@@ -104,13 +104,22 @@ cp -r --parents "${inputs[@]}" "$work/build/"
 ln -s "$root/node_modules" "$work/build/node_modules"
 (cd "$work/build" && npm run --silent build >&2)
 cp -r "$work/build/dist" package.json package-lock.json examples crds "$work/app/"
-log "npm ci --omit=dev"
-(cd "$work/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2)
-# Nothing runs type declarations, source maps or the Temporal core bridge built for other platforms (~200 MB).
-find "$work/app/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
-find "$work/app/node_modules/@temporalio/core-bridge/releases" -mindepth 1 -maxdepth 1 \
-  ! -name x86_64-unknown-linux-gnu -exec rm -rf {} +
-rm -rf "$work/app/node_modules/@temporalio/core-bridge/sdk-core"
+# Production node_modules, cached by the lockfile: nothing runs type declarations, source maps or the Temporal
+# core bridge built for other platforms (~200 MB).
+modules="$tools/image-node-modules-$( (cat package-lock.json && echo prune-v1) | sha256sum | cut -c1-12)"
+if [ ! -d "$modules" ]; then
+  log "npm ci --omit=dev"
+  mkdir -p "$work/modules"
+  cp package.json package-lock.json "$work/modules/"
+  (cd "$work/modules" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2)
+  find "$work/modules/node_modules" -type f \
+    \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
+  find "$work/modules/node_modules/@temporalio/core-bridge/releases" -mindepth 1 -maxdepth 1 \
+    ! -name x86_64-unknown-linux-gnu -exec rm -rf {} +
+  rm -rf "$work/modules/node_modules/@temporalio/core-bridge/sdk-core"
+  mv "$work/modules/node_modules" "$modules.partial.$$"
+  mv "$modules.partial.$$" "$modules"
+fi
 mkdir -p "$work/bin"
 printf '#!/bin/sh\nexec /usr/local/bin/node /app/dist/cli/main.js "$@"\n' > "$work/bin/infctl"
 chmod 0755 "$work/bin/infctl"
@@ -121,6 +130,7 @@ ctr=$(buildah from --quiet scratch)
 buildah add --quiet "$ctr" "$rootfs" / > /dev/null
 buildah copy --quiet --chown 0:0 "$ctr" "$node_bin" "$work/bin/infctl" /usr/local/bin/ > /dev/null
 buildah copy --quiet --chown 0:0 "$ctr" "$work/app" /app > /dev/null
+buildah copy --quiet --chown 0:0 "$ctr" "$modules" /app/node_modules > /dev/null
 buildah copy --quiet --chown 0:0 "$ctr" "$weights/model.safetensors" "$weights/vocab.txt" \
   /opt/all-minilm-l6-v2/ > /dev/null
 buildah config \

@@ -7,7 +7,9 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 const workflowsPath = fileURLToPath(new URL('../dist/workflows/index.js', import.meta.url));
 const out = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
 const started = Date.now();
-const { code } = await bundleWorkflowCode({ workflowsPath });
+// Webpack's report goes to info; warnings and errors are kept.
+const quiet = { trace() {}, debug() {}, info() {}, log() {}, warn: console.warn, error: console.error };
+const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet as never });
 await writeFile(out, code);
 process.stdout.write(
   `wrote ${out} (${(code.length / 1024).toFixed(0)} KiB) in ${((Date.now() - started) / 1000).toFixed(1)}s\n`,
