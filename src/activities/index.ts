@@ -14,6 +14,7 @@ import type { KubeClient } from '../runtime/kubernetes/kube-client.ts';
 import type { ReplicaRuntime, RolloutHooks } from '../runtime/replica-runtime.ts';
 import {
   cacheReplicas,
+  modelReplicas,
   pairPrefillDecode,
   resolveRoutes,
   servicesForModel,
@@ -22,6 +23,7 @@ import { evictReplicaCache, scrapeReplicas, type CacheReplica } from './vllm/cac
 import { shiftOwnership, warmReplica, type GatewayAdmin } from './gateway/ownership.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { classified } from './failures.ts';
+import { scrapeSpecDecode } from './vllm/spec-decode.ts';
 import {
   releaseFinalizer,
   writeResourceStatus,
@@ -115,6 +117,10 @@ export function createActivities(
         ...warm,
         method: 'gateway ownership shift + prefill-only replays',
       };
+    },
+    /** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
+    async scrapeSpecDecoding(input: { namespace: string; model: string }) {
+      return scrapeSpecDecode(await modelReplicas(kube, input.namespace, input.model));
     },
     async pairPrefillDecode(input: { namespace: string; model: string; zoneLabel: string }) {
       return pairPrefillDecode(kube, input.namespace, input.model, input.zoneLabel);

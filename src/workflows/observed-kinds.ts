@@ -2,7 +2,7 @@
  * The workflows of the kinds whose reconcile is "look at the cluster and report": SpeculativeDecoding, PrefillDecodingDisaggregation and InferenceGateway. Their effect on serving reaches the
  * InferenceServices through the controller's dependency index, which signals the services that link them.
  */
-import { continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
+import { continueAsNew, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import type {
   ConditionUpdate,
   InferenceGatewaySpec,
@@ -13,10 +13,14 @@ import { steps } from './activities.ts';
 import { initialState, runEntity, setPhase, type EntityState, type SpecifiedState } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
 import { ModelName } from './search-attributes.ts';
+import { acceptanceRate, type DraftCounters } from './spec-decode-rate.ts';
 
 interface ObservedData {
   /** Digest of the status last written, so an unchanged observation writes nothing. */
   written?: string;
+  /** SpeculativeDecoding: the target replicas' draft counters at the last poll, and the rate they gave. */
+  drafts?: DraftCounters;
+  acceptanceRate?: number;
 }
 
 type ObservedState<S> = SpecifiedState<S, ObservedData>;
@@ -83,13 +87,29 @@ export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingS
       namespace: state.namespace,
       model: spec.targetModel,
     });
+    // Workflows started before the rate was measured replay without this step.
+    if (services.length > 0 && patched('spec-decode-acceptance-rate')) {
+      const counters = await steps.scrapeSpecDecoding({
+        namespace: state.namespace,
+        model: spec.targetModel,
+      });
+      if (counters.accepted !== undefined && counters.drafted !== undefined) {
+        const current = { accepted: counters.accepted, drafted: counters.drafted };
+        state.data.acceptanceRate = acceptanceRate(state.data.drafts, current, state.data.acceptanceRate);
+        state.data.drafts = current;
+      }
+    }
+    const rate = state.data.acceptanceRate;
     return {
       ready: true,
       reason: services.length ? 'Published' : 'NoServices',
       message: services.length
-        ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache`
+        ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache${rate !== undefined ? `; ${(rate * 100).toFixed(1)}% of draft tokens accepted` : ''}`
         : `no InferenceService serves "${spec.targetModel}"`,
-      fields: { services },
+      fields: {
+        services,
+        ...(rate !== undefined ? { acceptanceRate: Math.round(rate * 1000) / 1000 } : {}),
+      },
       model: spec.targetModel,
     };
   },

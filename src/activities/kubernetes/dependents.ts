@@ -56,6 +56,11 @@ async function publishedReplicas(
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The ready replicas of every service of a model, as their status lists them. */
+export function modelReplicas(kube: KubeClient, namespace: string, model: string): Promise<CacheReplica[]> {
+  return publishedReplicas(kube, namespace, model);
+}
+
 /** The ready replicas of the services of a model that use a cache, as their status lists them. */
 export function cacheReplicas(
   kube: KubeClient,

@@ -351,7 +351,9 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       `--kubeconfig=${kubeconfig}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--cidr=10.244.0.1/16',
+      // Pod IPs on loopback: the worker scrapes the replicas' /metrics at their pod IPs, and on this fake
+      // cluster nothing must reach a private or public network (a loopback address refuses at once).
+      '--cidr=127.244.0.1/16',
       '--node-ip=127.0.0.1',
       `--server-address=127.0.0.1:${ports.kwok}`,
       // Without node leases the node lifecycle controller declares the nodes unhealthy after its grace period
