@@ -30,8 +30,9 @@ const METHOD_VERBS: Record<string, Verb[]> = {
   get: ['get'],
   find: ['get'],
   list: ['list'],
-  // Server-side apply is a PATCH; the API server authorizes it as patch, also when it creates the object.
-  apply: ['patch'],
+  // Server-side apply is a PATCH, and one that creates the object is also authorized as create (the e2e test
+  // under the chart's RBAC found this).
+  apply: ['patch', 'create'],
   mergePatch: ['patch'],
   jsonPatch: ['patch'],
   delete: ['delete'],

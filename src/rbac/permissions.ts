@@ -66,18 +66,19 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       verbs: ['list'],
       usedBy: ['src/activities/kubernetes/dependents.ts'],
     },
-    // The vLLM Deployments an InferenceService rolls out (server-side apply), watches and prunes.
+    // The vLLM Deployments an InferenceService rolls out (server-side apply: patch, and create the first time),
+    // watches and prunes.
     {
       apiGroup: 'apps',
       resources: ['deployments'],
-      verbs: ['get', 'list', 'patch', 'delete'],
+      verbs: ['get', 'list', 'create', 'patch', 'delete'],
       usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
     },
     // The backend Service in front of the replicas.
     {
       apiGroup: '',
       resources: ['services'],
-      verbs: ['list', 'patch', 'delete'],
+      verbs: ['list', 'create', 'patch', 'delete'],
       usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
     },
     // Rollout progress, endpoints, PDD pairing.
