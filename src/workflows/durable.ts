@@ -63,7 +63,7 @@ export class StepInterrupted extends ApplicationFailure {
 }
 
 /** The innermost failure's type and message, the way the activity boundary classified it. */
-export function failureOf(err: unknown): { type: string; message: string; permanent: boolean } {
+function failureOf(err: unknown): { type: string; message: string; permanent: boolean } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure)
     return { type: cause.type ?? 'Error', message: cause.message, permanent: cause.nonRetryable === true };
@@ -73,7 +73,7 @@ export function failureOf(err: unknown): { type: string; message: string; perman
 }
 
 /** The timer between rounds: 2 s doubling to 5 min, so a long outage adds a few history events per hour. */
-export const waitBackoffMs = (round: number) => Math.min(2_000 * 2 ** round, 300_000);
+const waitBackoffMs = (round: number) => Math.min(2_000 * 2 ** round, 300_000);
 
 const interrupted = () => observer?.interrupted() ?? false;
 
@@ -98,7 +98,7 @@ async function attempt<T>(step: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** Runs one step (an activity call) under the durability rule. */
-export async function durably<T>(step: string, call: () => Promise<T>): Promise<T> {
+async function durably<T>(step: string, call: () => Promise<T>): Promise<T> {
   let wait: Wait | undefined;
   for (let round = 0; ; round++) {
     try {

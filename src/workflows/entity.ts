@@ -89,7 +89,7 @@ export function initialState<S, D>(
 /** The state once the first spec has arrived: reconcile and observe run only then. */
 export type SpecifiedState<S, D> = EntityState<S, D> & { spec: S };
 
-export function hasSpec<S, D>(state: EntityState<S, D>): state is SpecifiedState<S, D> {
+function hasSpec<S, D>(state: EntityState<S, D>): state is SpecifiedState<S, D> {
   return state.spec !== undefined;
 }
 
@@ -139,7 +139,7 @@ function isRollback(m: unknown): m is RollbackRequest {
   return typeof v === 'object' && v !== null && Number.isInteger(v.revision) && v.revision > 0;
 }
 
-export function snapshot<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, D>): EntitySnapshot {
+function snapshot<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, D>): EntitySnapshot {
   return {
     kind: state.kind,
     namespace: state.namespace,

@@ -62,8 +62,6 @@ export const stateQuery = defineQuery<EntitySnapshot>('state');
 export const workflowIdFor = (kind: string, namespace: string, name: string) =>
   `${kind}/${namespace}/${name}`;
 
-export const TASK_QUEUE = 'inference-controller';
-
 /** InferenceCache override: move the hottest prefixes of one replica to another now (gateway shift + warming). */
 export interface ForceTransferRequest {
   from: string;
