@@ -27,6 +27,7 @@ import {
   temporalFor,
   type EngineProcess,
 } from '../helpers/engine.ts';
+import { until } from '../helpers/gateway.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const RELEASE = `ic-${process.pid}`;
@@ -35,6 +36,9 @@ const FULLNAME = `${RELEASE}-inference-controller`;
 const CHART_NS = `e2e-helm-chart-${process.pid}`;
 const NS = `e2e-helm-${process.pid}`;
 const QUEUE = `e2e-helm-${process.pid}`;
+/** The chat test's namespace and queue: replicas on the process runtime, so a request gets an answer. */
+const CHAT_NS = `e2e-helm-chat-${process.pid}`;
+const CHAT_QUEUE = `e2e-helm-chat-${process.pid}`;
 const EVERY_OPTION = join(CHART_DIR, 'ci', 'every-option-values.yaml');
 const DENIED = /forbidden|\b403\b/i;
 /** The original examples that become Ready (the gateway's mistral3 route has no service). */
@@ -50,6 +54,7 @@ let kubectl: (args: string[], input?: string) => KubectlResult;
 let helmHome: string;
 let temporal: Client;
 const processes: Record<string, EngineProcess> = {};
+const kubeconfigs: Record<string, string> = {};
 
 function helm(args: string[]): KubectlResult {
   const r = spawnSync(binary(components('helm'), 'helm'), [...args, '--kubeconfig', env.kubeconfig], {
@@ -124,8 +129,8 @@ interface Resource {
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
 }
-const get = (kind: string, name: string): Resource | undefined => {
-  const r = kubectl(['get', kind, name, '-n', NS, '-o', 'json']);
+const get = (kind: string, name: string, namespace = NS): Resource | undefined => {
+  const r = kubectl(['get', kind, name, '-n', namespace, '-o', 'json']);
   return r.code === 0 ? (JSON.parse(r.stdout) as Resource) : undefined;
 };
 /**
@@ -152,9 +157,9 @@ async function assertOurWorkflow(kind: string, name: string): Promise<void> {
 }
 
 /** What a failed wait shows: the resource's status and the end of each process's output. */
-const diagnosis = (kind: string, name: string) =>
+const diagnosis = (kind: string, name: string, namespace = NS) =>
   [
-    JSON.stringify(get(kind.toLowerCase(), name)?.status ?? 'not found', null, 1),
+    JSON.stringify(get(kind.toLowerCase(), name, namespace)?.status ?? 'not found', null, 1),
     ...Object.entries(processes).map(([p, e]) => `--- ${p}:\n${e.output().slice(-3000)}`),
   ].join('\n');
 
@@ -167,11 +172,11 @@ describe('the Helm chart, with the product running under its least-privilege RBA
     kubectl = kubectlFor(env);
     helmHome = mkdtempSync(join(tmpdir(), 'infctl-helm-'));
     temporal = await temporalFor(env);
-    for (const ns of [CHART_NS, NS]) ok(kubectl(['create', 'namespace', ns]), `namespace ${ns}`);
+    for (const ns of [CHART_NS, NS, CHAT_NS]) ok(kubectl(['create', 'namespace', ns]), `namespace ${ns}`);
   });
   after(async () => {
     for (const p of Object.values(processes)) await p.kill();
-    kubectl(['delete', 'namespace', NS, '--wait=false']);
+    for (const ns of [NS, CHAT_NS]) kubectl(['delete', 'namespace', ns, '--wait=false']);
     helm(['uninstall', RELEASE, '-n', CHART_NS, '--wait=false']);
     kubectl(['delete', 'namespace', CHART_NS, '--wait=false']);
     rmSync(helmHome, { recursive: true, force: true });
@@ -317,15 +322,15 @@ describe('the Helm chart, with the product running under its least-privilege RBA
   });
 
   it('runs the controller, worker and gateway under their ServiceAccounts: the original examples Ready, zero denials', async () => {
-    const kubeconfigs = {
-      controller: kubeconfigFor('controller'),
-      worker: kubeconfigFor('worker'),
-      gateway: kubeconfigFor('gateway'),
-    };
+    for (const component of ['controller', 'worker', 'gateway'])
+      kubeconfigs[component] = kubeconfigFor(component);
     // Their own task queue and the controller confined to the test namespace: no other test's workflows.
-    processes.worker = await startWorker(env, { KUBECONFIG: kubeconfigs.worker, TEMPORAL_TASK_QUEUE: QUEUE });
+    processes.worker = await startWorker(env, {
+      KUBECONFIG: kubeconfigs.worker!,
+      TEMPORAL_TASK_QUEUE: QUEUE,
+    });
     processes.controller = await startController(env, 2000, {
-      KUBECONFIG: kubeconfigs.controller,
+      KUBECONFIG: kubeconfigs.controller!,
       TEMPORAL_TASK_QUEUE: QUEUE,
       INFCTL_WATCH_NAMESPACE: NS,
     });
@@ -333,7 +338,7 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       env,
       ['gateway', '--gateway', `${NS}/llm-gateway`, '--namespace', NS, '--host', '127.0.0.1', '--port', '0'],
       /listening on http:\/\/127\.0\.0\.1:\d+/,
-      { KUBECONFIG: kubeconfigs.gateway },
+      { KUBECONFIG: kubeconfigs.gateway! },
     );
     const started = Date.now();
     ok(kubectl(['apply', '-n', NS, '-f', 'examples/original']), 'apply the examples');
@@ -362,7 +367,7 @@ describe('the Helm chart, with the product running under its least-privilege RBA
 
     // The gateway, reading through its own ServiceAccount, serves the InferenceGateway's routes.
     const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(processes.gateway.output())?.[1];
-    const models = await eventually('gateway lists llama3-70b', async () => {
+    const models = await until('gateway lists llama3-70b', async () => {
       const body = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as {
         data: { id: string }[];
       };
@@ -459,5 +464,87 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       'name',
     ]);
     assert.equal(deployments.stdout.trim(), '', 'no Deployment was created');
+  });
+  it('answers a chat request through the gateway under its ServiceAccount (replicas on the process runtime)', async () => {
+    // The worker's role as the table has it again, after the test above took a verb out.
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `${FULLNAME}-worker` },
+      rules: policyRules(PERMISSIONS.worker),
+    };
+    ok(kubectl(['apply', '-f', '-'], stringify(role)), 'restore the worker ClusterRole');
+    const dir = mkdtempSync(join(tmpdir(), 'infctl-helm-proc-'));
+    processes.chatWorker = await startWorker(env, {
+      KUBECONFIG: kubeconfigs.worker!,
+      TEMPORAL_TASK_QUEUE: CHAT_QUEUE,
+      INFCTL_RUNTIME: 'process',
+      INFCTL_PROCESS_DIR: dir,
+    });
+    processes.chatController = await startController(env, 1000, {
+      KUBECONFIG: kubeconfigs.controller!,
+      TEMPORAL_TASK_QUEUE: CHAT_QUEUE,
+      INFCTL_WATCH_NAMESPACE: CHAT_NS,
+    });
+    processes.chatGateway = await startEngineProcess(
+      env,
+      [
+        'gateway',
+        '--gateway',
+        `${CHAT_NS}/chat-gateway`,
+        '--namespace',
+        CHAT_NS,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+      ],
+      /listening on http:\/\/127\.0\.0\.1:\d+/,
+      { KUBECONFIG: kubeconfigs.gateway! },
+    );
+    const api = 'production-stack.vllm.ai/v1alpha1';
+    for (const doc of [
+      {
+        apiVersion: api,
+        kind: 'InferenceService',
+        metadata: { name: 'chat-service' },
+        spec: { modelName: 'chat-model', runtime: { engine: 'simulator', replicas: 1 } },
+      },
+      {
+        apiVersion: api,
+        kind: 'InferenceGateway',
+        metadata: { name: 'chat-gateway' },
+        spec: { routes: [{ model: 'chat-model', inferenceServiceRef: 'chat-service' }] },
+      },
+    ])
+      ok(kubectl(['apply', '-n', CHAT_NS, '-f', '-'], stringify(doc)), `apply ${doc.kind}`);
+    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(processes.chatGateway.output())?.[1];
+    const answer = await until(
+      'a chat answer through the gateway',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content: 'Hello there' }] }),
+        }).catch(() => undefined);
+        return res?.status === 200 ? ((await res.json()) as { choices: unknown[] }) : undefined;
+      },
+      90_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnosis('InferenceService', 'chat-service', CHAT_NS)}`);
+    });
+    assert.ok(answer.choices.length > 0);
+    // Deleted while the worker runs, so it stops the replica processes and releases the finalizer.
+    ok(
+      kubectl(['delete', 'inferenceservice', 'chat-service', '-n', CHAT_NS, '--timeout=60s']),
+      'delete chat-service',
+    );
+    await processes.chatWorker.kill();
+    rmSync(dir, { recursive: true, force: true });
+    for (const name of ['chatWorker', 'chatController', 'chatGateway']) {
+      const denied = (processes[name]?.output() ?? '').split('\n').filter((line) => DENIED.test(line));
+      console.log(`# ${name}: ${denied.length} denials in its output`);
+      assert.deepEqual(denied, [], `${name} was denied`);
+    }
   });
 });
