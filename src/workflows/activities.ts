@@ -19,6 +19,15 @@ export const steps = durableSteps(
   }),
 );
 
+/**
+ * One attempt and no wait: telling the resource's status that a step waits. When the API server itself is down
+ * this fails at once and the wait shows in the workflow's phase and history instead.
+ */
+export const oneAttempt = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 /** Waiting for a rollout: long, heartbeating, cancellable; waited out like the short steps. */
 export function rolloutSteps(timeoutMs: number) {
   return durableSteps(

@@ -27,6 +27,8 @@ export interface Wait {
 export interface WaitObserver {
   waiting(wait: Wait): void;
   resumed(wait: Wait, waitedMs: number): void;
+  /** Called once when a wait starts: shows it where it can (the resource's status); must not throw. */
+  announce?(wait: Wait): Promise<void>;
   /** True when the wait should stop (the resource is being deleted): the step throws {@link StepInterrupted}. */
   interrupted(): boolean;
 }
@@ -118,6 +120,7 @@ async function durably<T>(step: string, call: () => Promise<T>): Promise<T> {
       };
       log.warn('step failed for a transient reason; waiting to retry', { ...wait });
       observer?.waiting(wait);
+      if (round === 0) await observer?.announce?.(wait);
       if (await condition(interrupted, waitBackoffMs(round))) throw new StepInterrupted(step);
     }
   }

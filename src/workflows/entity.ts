@@ -28,7 +28,7 @@ import {
   type SpecMessage,
 } from './messages.ts';
 import { Phase } from './search-attributes.ts';
-import { steps } from './activities.ts';
+import { oneAttempt, steps } from './activities.ts';
 import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
 /** A run continues as new once its history passes this many events (a tick adds about a dozen). */
@@ -268,6 +268,23 @@ export async function runEntity<S, D>(
       ].slice(-5);
     },
     interrupted: () => state.deleted && !tearingDown,
+    announce: async (wait) => {
+      try {
+        await oneAttempt.writeStatus({
+          ...keyOf(state),
+          conditions: [
+            {
+              type: 'Progressing',
+              status: 'True',
+              reason: waitPhase(wait.type),
+              message: `${wait.step} waits to retry: ${wait.cause}`,
+            },
+          ],
+        });
+      } catch {
+        // The API server is what is down: the phase and the history show the wait.
+      }
+    },
   });
   const guarded = async (run: () => Promise<void>, reconciling: boolean) => {
     try {
@@ -371,6 +388,7 @@ async function reportWaits(state: EntityState<unknown, unknown>): Promise<void> 
     await bestEffort('the wait', () =>
       steps.writeStatus({
         ...keyOf(state),
+        resolveWaits: true,
         event: {
           type: 'Warning',
           reason,

@@ -36,7 +36,12 @@ export interface StatusUpdate extends ResourceKey {
   observedGeneration?: number;
   /** A Kubernetes Event to record with the write. */
   event?: { type: 'Normal' | 'Warning'; reason: string; message: string };
+  /** A wait has ended: a condition still True with a waiting reason turns False (reason Resumed). */
+  resolveWaits?: boolean;
 }
+
+/** The reasons a workflow writes while a step waits out a transient fault (see entity.ts). */
+const WAIT_REASONS: readonly string[] = ['WaitingForAPIServer', 'WaitingToRetry'];
 
 /**
  * Writes status through the /status subresource. Conditions are merged with what is stored, with
@@ -48,6 +53,14 @@ export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate
   if (!current) return false;
   let conditions = current.status?.conditions ?? [];
   const now = new Date();
+  if (update.resolveWaits) {
+    for (const c of conditions.filter((c) => c.status === 'True' && WAIT_REASONS.includes(c.reason)))
+      conditions = setCondition(
+        conditions,
+        { type: c.type, status: 'False', reason: 'Resumed', message: `went on after: ${c.message}` },
+        now,
+      );
+  }
   for (const c of update.conditions ?? []) {
     conditions = setCondition(
       conditions,

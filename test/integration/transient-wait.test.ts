@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities/index.ts';
+import { renderPlan, type RenderInput } from '../../src/activities/vllm/render.ts';
+import type { StatusUpdate } from '../../src/activities/kubernetes/resources.ts';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { specSignal, stateQuery, type EntitySnapshot } from '../../src/workflows/messages.ts';
+import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
+import { components } from '../helpers/components.ts';
+import { specMessage } from '../helpers/specs.ts';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+describe('a step that fails for a transient reason is waited out, and the wait is shown', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
+        searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
+        extraArgs: ['--log-level', 'warn'],
+      },
+    });
+  });
+  after(async () => env?.teardown());
+
+  it('applyDeployment refused by a failing server: WaitingForAPIServer in the phase and the status, then Ready', async () => {
+    // Fakes stand in for a Kubernetes whose Deployment writes fail with 503 a few times (a webhook restarting,
+    // say), while status writes go through: what the workflow shows while it waits is the subject here.
+    let applies = 0;
+    const writes: StatusUpdate[] = [];
+    const activities: Partial<Activities> = {
+      resolveServiceInputs: async () => ({ uid: 'uid-1', problems: [] }),
+      renderVllmArgs: async (input: RenderInput) => renderPlan(input),
+      applyDeployment: async () => {
+        applies++;
+        if (applies <= 5)
+          throw ApplicationFailure.create({
+            type: 'KubernetesUnavailable',
+            message: 'PATCH /apis/apps/v1/namespaces/default/deployments/svc: 503 ServiceUnavailable',
+          });
+        return { applied: ['Deployment/svc'], deleted: [] };
+      },
+      awaitRollout: async () => ({ ok: true, message: 'revision 1 is available' }),
+      observeEndpoints: async () => ({ replicas: 1, readyReplicas: 1, endpoints: [] }),
+      writeStatus: async (update: StatusUpdate) => {
+        writes.push(update);
+        return true;
+      },
+      releaseFinalizer: async () => undefined,
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'transient-wait',
+      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+      activities,
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('InferenceServiceWorkflow', {
+        taskQueue: 'transient-wait',
+        workflowId: 'InferenceService/default/svc',
+        args: [{ namespace: 'default', name: 'svc', pollIntervalMs: 60_000 }],
+      });
+      await handle.signal(specSignal, specMessage('InferenceService', { modelName: 'm' }, 1));
+      let waiting: EntitySnapshot | undefined;
+      for (let i = 0; i < 200 && !waiting; i++) {
+        const s = await handle.query(stateQuery);
+        if (s.phase === 'WaitingForAPIServer') waiting = s;
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(waiting, 'the phase showed the wait');
+      assert.equal(waiting.waiting?.step, 'applyDeployment');
+      assert.match(waiting.message ?? '', /applyDeployment: .*503 ServiceUnavailable/);
+      for (let i = 0; i < 300; i++) {
+        if ((await handle.query(stateQuery)).phase === 'Ready') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const final = await handle.query(stateQuery);
+      await handle.terminate('test done');
+      assert.equal(final.phase, 'Ready');
+      assert.equal(final.waiting, undefined);
+      assert.equal(applies, 6, 'four quick attempts, a wait, then the attempt that went through');
+
+      const announced = writes.find((w) => w.conditions?.some((c) => c.reason === 'WaitingForAPIServer'));
+      assert.ok(announced, 'the status said the service waits');
+      assert.deepEqual(announced.conditions?.[0], {
+        type: 'Progressing',
+        status: 'True',
+        reason: 'WaitingForAPIServer',
+        message: `applyDeployment waits to retry: ${'PATCH /apis/apps/v1/namespaces/default/deployments/svc: 503 ServiceUnavailable'}`,
+      });
+      const ready = writes.findIndex((w) =>
+        w.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      const ended = writes.findIndex((w) => w.event?.reason === 'WaitedForAPIServer');
+      assert.ok(ready > writes.indexOf(announced), 'Ready after the wait');
+      assert.ok(ended > 0 && writes[ended]?.resolveWaits === true, 'an Event says how long it waited');
+      assert.match(writes[ended]?.event?.message ?? '', /^applyDeployment waited \d+ s: PATCH/);
+    });
+  });
+});
