@@ -17,7 +17,7 @@ import { CHART_DIR } from '../../src/cli/crds.ts';
 import { auditLogPath, type DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { binary } from '../../src/cli/dev/tools.ts';
 import { policyRules } from '../../src/rbac/cluster-roles.ts';
-import { PERMISSIONS } from '../../src/rbac/permissions.ts';
+import { PERMISSIONS, type PermissionRow } from '../../src/rbac/permissions.ts';
 import { workflowIdFor } from '../../src/workflows/messages.ts';
 import { components, releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import {
@@ -96,6 +96,63 @@ function kubeconfigFor(component: string): string {
   );
   return file;
 }
+
+/**
+ * The controller, a worker and the gateway under the chart's ServiceAccounts, on their own task queue with the
+ * controller and gateway confined to `namespace`, so no other test's workflows run here; `prefix` names them.
+ */
+async function startProduct(
+  prefix: string,
+  namespace: string,
+  queue: string,
+  gateway: string,
+  workerEnv: Record<string, string> = {},
+): Promise<{ port: string }> {
+  processes[`${prefix}worker`] = await startWorker(env, {
+    KUBECONFIG: kubeconfigs.worker!,
+    TEMPORAL_TASK_QUEUE: queue,
+    ...workerEnv,
+  });
+  processes[`${prefix}controller`] = await startController(env, 1000, {
+    KUBECONFIG: kubeconfigs.controller!,
+    TEMPORAL_TASK_QUEUE: queue,
+    INFCTL_WATCH_NAMESPACE: namespace,
+  });
+  const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
+  const gw = await startEngineProcess(
+    env,
+    [
+      'gateway',
+      '--gateway',
+      `${namespace}/${gateway}`,
+      '--namespace',
+      namespace,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+    ],
+    listening,
+    { KUBECONFIG: kubeconfigs.gateway! },
+  );
+  processes[`${prefix}gateway`] = gw;
+  return { port: listening.exec(gw.output())?.[1] as string };
+}
+
+/** The worker's ClusterRole, regenerated from `rows` (the table's, or the table's with a verb taken out). */
+const applyWorkerRole = (rows: readonly PermissionRow[]) =>
+  ok(
+    kubectl(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: `${FULLNAME}-worker` },
+        rules: policyRules(rows),
+      }),
+    ),
+    'apply the worker ClusterRole',
+  );
 
 interface AuditEvent {
   user: { username: string };
@@ -324,22 +381,7 @@ describe('the Helm chart, with the product running under its least-privilege RBA
   it('runs the controller, worker and gateway under their ServiceAccounts: the original examples Ready, zero denials', async () => {
     for (const component of ['controller', 'worker', 'gateway'])
       kubeconfigs[component] = kubeconfigFor(component);
-    // Their own task queue and the controller confined to the test namespace: no other test's workflows.
-    processes.worker = await startWorker(env, {
-      KUBECONFIG: kubeconfigs.worker!,
-      TEMPORAL_TASK_QUEUE: QUEUE,
-    });
-    processes.controller = await startController(env, 2000, {
-      KUBECONFIG: kubeconfigs.controller!,
-      TEMPORAL_TASK_QUEUE: QUEUE,
-      INFCTL_WATCH_NAMESPACE: NS,
-    });
-    processes.gateway = await startEngineProcess(
-      env,
-      ['gateway', '--gateway', `${NS}/llm-gateway`, '--namespace', NS, '--host', '127.0.0.1', '--port', '0'],
-      /listening on http:\/\/127\.0\.0\.1:\d+/,
-      { KUBECONFIG: kubeconfigs.gateway! },
-    );
+    const { port } = await startProduct('', NS, QUEUE, 'llm-gateway');
     const started = Date.now();
     ok(kubectl(['apply', '-n', NS, '-f', 'examples/original']), 'apply the examples');
     for (const [kind, name] of READY_EXAMPLES) {
@@ -366,7 +408,6 @@ describe('the Helm chart, with the product running under its least-privilege RBA
     console.log(`# examples Ready ${((Date.now() - started) / 1000).toFixed(1)}s after apply`);
 
     // The gateway, reading through its own ServiceAccount, serves the InferenceGateway's routes.
-    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(processes.gateway.output())?.[1];
     const models = await until('gateway lists llama3-70b', async () => {
       const body = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as {
         data: { id: string }[];
@@ -403,16 +444,11 @@ describe('the Helm chart, with the product running under its least-privilege RBA
 
   it('a verb taken out of the table is denied, and the InferenceService reports it as Degraded', async () => {
     // The worker's ClusterRole regenerated from the table without patch on Deployments (server-side apply).
-    const rows = PERMISSIONS.worker.map((r) =>
-      r.apiGroup === 'apps' ? { ...r, verbs: r.verbs.filter((v) => v !== 'patch') } : r,
+    applyWorkerRole(
+      PERMISSIONS.worker.map((r) =>
+        r.apiGroup === 'apps' ? { ...r, verbs: r.verbs.filter((v) => v !== 'patch') } : r,
+      ),
     );
-    const role = {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: `${FULLNAME}-worker` },
-      rules: policyRules(rows),
-    };
-    ok(kubectl(['apply', '-f', '-'], stringify(role)), 'apply the reduced worker ClusterRole');
     const before = processes.worker?.output().length ?? 0;
     ok(
       kubectl(
@@ -467,41 +503,12 @@ describe('the Helm chart, with the product running under its least-privilege RBA
   });
   it('answers a chat request through the gateway under its ServiceAccount (replicas on the process runtime)', async () => {
     // The worker's role as the table has it again, after the test above took a verb out.
-    const role = {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: `${FULLNAME}-worker` },
-      rules: policyRules(PERMISSIONS.worker),
-    };
-    ok(kubectl(['apply', '-f', '-'], stringify(role)), 'restore the worker ClusterRole');
+    applyWorkerRole(PERMISSIONS.worker);
     const dir = mkdtempSync(join(tmpdir(), 'infctl-helm-proc-'));
-    processes.chatWorker = await startWorker(env, {
-      KUBECONFIG: kubeconfigs.worker!,
-      TEMPORAL_TASK_QUEUE: CHAT_QUEUE,
+    const { port } = await startProduct('chat-', CHAT_NS, CHAT_QUEUE, 'chat-gateway', {
       INFCTL_RUNTIME: 'process',
       INFCTL_PROCESS_DIR: dir,
     });
-    processes.chatController = await startController(env, 1000, {
-      KUBECONFIG: kubeconfigs.controller!,
-      TEMPORAL_TASK_QUEUE: CHAT_QUEUE,
-      INFCTL_WATCH_NAMESPACE: CHAT_NS,
-    });
-    processes.chatGateway = await startEngineProcess(
-      env,
-      [
-        'gateway',
-        '--gateway',
-        `${CHAT_NS}/chat-gateway`,
-        '--namespace',
-        CHAT_NS,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-      ],
-      /listening on http:\/\/127\.0\.0\.1:\d+/,
-      { KUBECONFIG: kubeconfigs.gateway! },
-    );
     const api = 'production-stack.vllm.ai/v1alpha1';
     for (const doc of [
       {
@@ -518,7 +525,6 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       },
     ])
       ok(kubectl(['apply', '-n', CHAT_NS, '-f', '-'], stringify(doc)), `apply ${doc.kind}`);
-    const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(processes.chatGateway.output())?.[1];
     const answer = await until(
       'a chat answer through the gateway',
       async () => {
@@ -539,9 +545,9 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       kubectl(['delete', 'inferenceservice', 'chat-service', '-n', CHAT_NS, '--timeout=60s']),
       'delete chat-service',
     );
-    await processes.chatWorker.kill();
+    await processes['chat-worker']?.kill();
     rmSync(dir, { recursive: true, force: true });
-    for (const name of ['chatWorker', 'chatController', 'chatGateway']) {
+    for (const name of ['chat-worker', 'chat-controller', 'chat-gateway']) {
       const denied = (processes[name]?.output() ?? '').split('\n').filter((line) => DENIED.test(line));
       console.log(`# ${name}: ${denied.length} denials in its output`);
       assert.deepEqual(denied, [], `${name} was denied`);
