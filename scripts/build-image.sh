@@ -146,6 +146,7 @@ ctr=
 # Each source change makes a new image of ~400 MB: keep only this one (an image a container uses stays).
 podman images --filter "reference=$IMAGE_REPO" --format '{{.Repository}}:{{.Tag}}' | grep -vxF "$image" |
   xargs -r podman rmi > /dev/null 2>&1 || true
+podman image prune --force --filter label=org.opencontainers.image.title=inference-controller > /dev/null 2>&1 || true
 size=$(podman image inspect --format '{{.Size}}' "$image")
 log "built $image: $((size / 1000000)) MB in $(($(date +%s) - started))s"
 echo "$image"
