@@ -56,6 +56,9 @@ export interface ProcessRuntimeOptions {
 }
 
 function alive(pid: number): boolean {
+  // 0 marks a replica being started (its record is written before the spawn); signal 0 to pid 0 would
+  // test our own process group.
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
   } catch {
@@ -67,6 +70,21 @@ function alive(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** A running process whose command line is exactly `command` (a replica whose worker died mid-start). */
+function runningWith(command: readonly string[]): number | undefined {
+  const wanted = command.join('\0');
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0$/, '');
+      if (argv === wanted && alive(Number(entry))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 async function freePort(taken: ReadonlySet<number>): Promise<number> {
@@ -110,9 +128,19 @@ export class ProcessRuntime implements ReplicaRuntime {
     const dir = this.folder(namespace);
     return readdirSync(dir)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ReplicaRecord)
+      .map((f) => this.adopted(JSON.parse(readFileSync(join(dir, f), 'utf8')) as ReplicaRecord))
       .filter((r) => owner === undefined || r.owner === owner)
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** A record whose process is gone, while a process with its exact command line runs: that process is it. */
+  private adopted(record: ReplicaRecord): ReplicaRecord {
+    if (alive(record.pid)) return record;
+    const pid = runningWith(record.command);
+    if (pid === undefined) return record;
+    const found = { ...record, pid };
+    writeFileSync(this.file(record.namespace, record.name), JSON.stringify(found, null, 2));
+    return found;
   }
 
   private takenPorts(): Set<number> {
@@ -141,6 +169,12 @@ export class ProcessRuntime implements ReplicaRuntime {
       env: { ...process.env, ...record.env, POD_IP: '127.0.0.1', VLLM_SERVER_DEV_MODE: '1' },
     });
     closeSync(log);
+    // Recorded before the spawn completes: a worker killed in between leaves a record (pid 0), and the next
+    // apply or observe adopts the process by its command line instead of starting a second one.
+    writeFileSync(
+      this.file(record.namespace, record.name),
+      JSON.stringify({ ...record, pid: 0, startedAt: new Date().toISOString() }, null, 2),
+    );
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));
       child.once('error', reject);
