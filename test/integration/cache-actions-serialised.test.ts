@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities/index.ts';
 import type { CacheReplica } from '../../src/activities/vllm/cache-actions.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
 import { forceEvictUpdate, specSignal, stateQuery } from '../../src/workflows/messages.ts';
-import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
-import { components } from '../helpers/components.ts';
 import { specMessage } from '../helpers/specs.ts';
-
-Runtime.install({ logger: new DefaultLogger('WARN') });
+import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 
 const REPLICAS: CacheReplica[] = [
   { name: 'r0', url: 'http://127.0.0.1:1', engine: 'simulator' },
@@ -21,13 +15,7 @@ const REPLICAS: CacheReplica[] = [
 describe('cache actions never interleave', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
-        searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
-        extraArgs: ['--log-level', 'warn'],
-      },
-    });
+    env = await localWorkflowEnvironment();
   });
   after(async () => env?.teardown());
 
@@ -57,12 +45,7 @@ describe('cache actions never interleave', () => {
         return { method: 'reset_prefix_cache' } as never;
       },
     };
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'cache-lock',
-      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-      activities,
-    });
+    const worker = await workflowWorker(env, 'cache-lock', activities);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
         taskQueue: 'cache-lock',

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities/index.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
 import { MAX_HISTORY_EVENTS } from '../../src/workflows/entity.ts';
 import { dependencyChangedSignal, specSignal, stateQuery } from '../../src/workflows/messages.ts';
-import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
-import { components } from '../helpers/components.ts';
 import { specMessage } from '../helpers/specs.ts';
-
-Runtime.install({ logger: new DefaultLogger('WARN') });
+import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 
 /** One wake-up adds a signal, a timer, workflow tasks and an activity: the bound is the threshold plus one wake-up. */
 const HISTORY_BOUND = MAX_HISTORY_EVENTS + 20;
@@ -25,13 +19,7 @@ const WAKEUPS = 2000;
 describe('a resource workflow that lives for months keeps its history bounded', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
-        searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
-        extraArgs: ['--log-level', 'warn'],
-      },
-    });
+    env = await localWorkflowEnvironment();
   });
   after(async () => env?.teardown());
 
@@ -44,12 +32,7 @@ describe('a resource workflow that lives for months keeps its history bounded', 
       writeStatus: async () => true,
       releaseFinalizer: async () => undefined,
     };
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'history-bound',
-      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-      activities,
-    });
+    const worker = await workflowWorker(env, 'history-bound', activities);
     const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
       taskQueue: 'history-bound',
       workflowId: 'InferenceCache/default/long-lived',

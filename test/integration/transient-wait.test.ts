@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities/index.ts';
 import { renderPlan, type RenderInput } from '../../src/activities/vllm/render.ts';
 import type { StatusUpdate } from '../../src/activities/kubernetes/resources.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
 import { specSignal, stateQuery, type EntitySnapshot } from '../../src/workflows/messages.ts';
-import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
-import { components } from '../helpers/components.ts';
 import { specMessage } from '../helpers/specs.ts';
-
-Runtime.install({ logger: new DefaultLogger('WARN') });
+import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 
 describe('a step that fails for a transient reason is waited out, and the wait is shown', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
-        searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
-        extraArgs: ['--log-level', 'warn'],
-      },
-    });
+    env = await localWorkflowEnvironment();
   });
   after(async () => env?.teardown());
 
@@ -53,12 +41,7 @@ describe('a step that fails for a transient reason is waited out, and the wait i
       },
       releaseFinalizer: async () => undefined,
     };
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'transient-wait',
-      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-      activities,
-    });
+    const worker = await workflowWorker(env, 'transient-wait', activities);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('InferenceServiceWorkflow', {
         taskQueue: 'transient-wait',

@@ -1,0 +1,36 @@
+/**
+ * A Temporal dev server of the test file's own (with the search attributes the workflows set) and workers that
+ * run the real workflow code on activities the test gives: for tests about the workflows' own behaviour.
+ */
+import { fileURLToPath } from 'node:url';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities/index.ts';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
+import { components } from './components.ts';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export function localWorkflowEnvironment(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
+      searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
+      extraArgs: ['--log-level', 'warn'],
+    },
+  });
+}
+
+export function workflowWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  activities: Partial<Activities>,
+): Promise<Worker> {
+  return Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+    activities,
+  });
+}
