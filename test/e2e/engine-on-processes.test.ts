@@ -65,6 +65,15 @@ const processesOnPort = (port: number) =>
         return false;
       }
     });
+/** pid, parent, start time and port of each simulator of the model, for failure messages. */
+const describeSimulators = () =>
+  simulatorsOfModel()
+    .map((p) => {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return `pid ${p} ppid ${stat[1]} start ${stat[19]} port ${argv[argv.indexOf('--port') + 1]}`;
+    })
+    .join(', ');
 /** Every running simulator whose model is this test's. */
 const simulatorsOfModel = () =>
   readdirSync('/proc')
@@ -166,7 +175,11 @@ describe('the engine on the process runtime, with worker crashes', () => {
     for (const [name, pid] of before)
       assert.equal(now.find((r) => r.name === name)?.pid, pid, `${name} was started again`);
     for (const r of now) assert.equal(processesOnPort(r.port).length, 1, `processes on port ${r.port}`);
-    assert.equal(simulatorsOfModel().length, 2, 'simulator processes of the model');
+    assert.equal(
+      simulatorsOfModel().length,
+      2,
+      `simulator processes of the model: ${describeSimulators()}; records: ${JSON.stringify(now.map((r) => [r.name, r.pid, r.port]))}`,
+    );
     // The endpoints the gateway reads are the processes.
     assert.deepEqual(
       status.endpoints!.map((e) => e.url).sort(),

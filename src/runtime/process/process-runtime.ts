@@ -295,6 +295,8 @@ export class ProcessRuntime implements ReplicaRuntime {
   }
 
   private kill(record: ReplicaRecord): void {
+    // A record of a replica being started has no pid yet; -0 would signal our own process group.
+    if (!(record.pid > 0)) return;
     try {
       process.kill(-record.pid, 'SIGTERM');
     } catch {
