@@ -3,7 +3,7 @@ import type { ConditionUpdate } from '../api/index.ts';
 import { steps } from './activities.ts';
 import type { PolicyOverride } from './cache-policy.ts';
 import { requireSpec, type CacheState } from './cache-state.ts';
-import { setPhase } from './entity.ts';
+import { setPhase } from './phase.ts';
 
 export async function writeStatus(state: CacheState, force: boolean): Promise<void> {
   const spec = requireSpec(state);

@@ -3,14 +3,7 @@
  * the poll timer; reconcile on a new generation, observe on a tick; continue-as-new with plain JSON state
  * before the history grows.
  */
-import {
-  allHandlersFinished,
-  condition,
-  log,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   deletedSignal,
   dependencyChangedSignal,
@@ -27,8 +20,9 @@ import {
   type RollbackRequest,
   type SpecMessage,
 } from './messages.ts';
-import { Phase } from './search-attributes.ts';
-import { oneAttempt, steps } from './activities.ts';
+import { oneAttempt } from './activities.ts';
+import { keyOf, reportFailure, reportWaits, teardown, waitPhase } from './entity-faults.ts';
+import { setPhase } from './phase.ts';
 import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
 /** A run continues as new once its history passes this many events (a tick adds about a dozen). */
@@ -106,13 +100,6 @@ export interface EntityBehaviour<S, D> {
    */
   failed?(state: EntityState<S, D>, failure: StepFailure): Promise<void>;
   details?(state: EntityState<S, D>): Record<string, unknown>;
-}
-
-export function setPhase(state: EntityState<unknown, unknown>, phase: string, message?: string): void {
-  state.message = message;
-  if (state.phase === phase) return;
-  state.phase = phase;
-  upsertSearchAttributes([{ key: Phase, value: phase }]);
 }
 
 export function ignore(state: EntityState<unknown, unknown>, what: string): void {
@@ -327,88 +314,4 @@ export async function runEntity<S, D>(
       await restart(state);
     }
   }
-}
-
-const waitPhase = (type: string) =>
-  type === 'KubernetesUnavailable' ? 'WaitingForAPIServer' : 'WaitingToRetry';
-
-const keyOf = (state: EntityState<unknown, unknown>) => ({
-  kind: state.kind,
-  namespace: state.namespace,
-  name: state.name,
-});
-
-/** Logs a status write that cannot be made; the failure is already in the workflow's state and history. */
-async function bestEffort(what: string, write: () => Promise<unknown>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    if (!(err instanceof StepFailure || err instanceof StepInterrupted)) throw err;
-    log.warn(`${what} could not be written`, { error: err.message });
-  }
-}
-
-async function reportFailure<S, D>(
-  state: EntityState<S, D>,
-  behaviour: EntityBehaviour<S, D>,
-  failure: StepFailure,
-): Promise<void> {
-  const message = `${failure.step}: ${failure.message}`;
-  const repeated = state.lastFailure?.message === failure.message && state.phase === 'Degraded';
-  state.lastFailure = {
-    step: failure.step,
-    type: failure.failureType,
-    message: failure.message,
-    at: new Date().toISOString(),
-  };
-  log.warn('step failed permanently', { ...state.lastFailure });
-  const failed = behaviour.failed;
-  if (failed) return bestEffort('the failure', () => failed(state, failure));
-  setPhase(state, 'Degraded', message);
-  if (repeated) return; // already reported; a tick that fails the same way writes nothing
-  await bestEffort('the failure', () =>
-    steps.writeStatus({
-      ...keyOf(state),
-      observedGeneration: state.generation,
-      fields: { phase: 'Degraded' },
-      conditions: [
-        { type: 'Degraded', status: 'True', reason: failure.failureType, message },
-        { type: 'Ready', status: 'False', reason: failure.failureType, message },
-        { type: 'Progressing', status: 'False', reason: failure.failureType, message },
-      ],
-      event: { type: 'Warning', reason: failure.failureType, message },
-    }),
-  );
-}
-
-/** Records each wait that ended as an Event, so `kubectl describe` shows what the resource waited for. */
-async function reportWaits(state: EntityState<unknown, unknown>): Promise<void> {
-  for (const wait of (state.unreportedWaits ?? []).splice(0)) {
-    const reason = wait.type === 'KubernetesUnavailable' ? 'WaitedForAPIServer' : 'WaitedToRetry';
-    await bestEffort('the wait', () =>
-      steps.writeStatus({
-        ...keyOf(state),
-        resolveWaits: true,
-        event: {
-          type: 'Warning',
-          reason,
-          message: `${wait.step} waited ${Math.round(wait.waitedMs / 1000)} s: ${wait.cause}`,
-        },
-      }),
-    );
-  }
-}
-
-/** Deletion always completes: what cannot be deleted is logged, and the finalizer is released anyway. */
-async function teardown<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, D>): Promise<void> {
-  if (behaviour.teardown) {
-    try {
-      await behaviour.teardown(state);
-    } catch (err) {
-      if (!(err instanceof StepFailure)) throw err;
-      state.message = `teardown incomplete: ${err.step}: ${err.message}`;
-      log.warn('teardown failed permanently; releasing the finalizer anyway', { error: err.message });
-    }
-  }
-  await bestEffort('the finalizer release', () => steps.releaseFinalizer(keyOf(state)));
 }

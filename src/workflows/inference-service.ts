@@ -3,7 +3,8 @@ import { parseDuration } from '../api/common.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
-import { initialState, runEntity, setPhase, type EntityState, type SpecifiedState } from './entity.ts';
+import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
+import { setPhase } from './phase.ts';
 import { ModelName } from './search-attributes.ts';
 
 export interface ServiceData {

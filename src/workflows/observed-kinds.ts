@@ -10,7 +10,8 @@ import type {
   SpeculativeDecodingSpec,
 } from '../api/index.ts';
 import { steps } from './activities.ts';
-import { initialState, runEntity, setPhase, type EntityState, type SpecifiedState } from './entity.ts';
+import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
+import { setPhase } from './phase.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
 import { ModelName } from './search-attributes.ts';
 import { acceptanceRate, type DraftCounters } from './spec-decode-rate.ts';
