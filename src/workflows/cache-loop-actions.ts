@@ -1,8 +1,9 @@
 /** The InferenceCache loop's actions, evict and transfer, one at a time, each recorded with its reason. */
 import { ApplicationFailure, log } from '@temporalio/workflow';
-import { cacheActions, steps } from './activities.ts';
+import { cacheActions } from './activities.ts';
 import { recordAction, recordFailedAction, type CacheAction } from './cache-policy.ts';
 import {
+  cacheReplicas,
   countAction,
   OWNERSHIP_TTL_SECONDS,
   policyNow,
@@ -51,11 +52,7 @@ async function evictNow(
   manual: boolean,
 ): Promise<CacheAction> {
   const spec = requireSpec(state);
-  const replicas = await steps.findCacheReplicas({
-    namespace: state.namespace,
-    model: spec.modelName,
-    cacheName: state.name,
-  });
+  const replicas = await cacheReplicas(state, spec);
   const replica = replicas.find((r) => r.name === target);
   // An ApplicationFailure rejects a forceEvict update; a plain Error would fail the workflow task instead.
   if (!replica) throw unknownReplica(target, spec.modelName, replicas);
@@ -86,11 +83,7 @@ async function transferNow(
   const spec = requireSpec(state);
   if (from === to)
     throw ApplicationFailure.nonRetryable(`a transfer needs two replicas; got "${from}" twice`);
-  const replicas = await steps.findCacheReplicas({
-    namespace: state.namespace,
-    model: spec.modelName,
-    cacheName: state.name,
-  });
+  const replicas = await cacheReplicas(state, spec);
   const source = replicas.find((r) => r.name === from);
   const target = replicas.find((r) => r.name === to);
   if (!source) throw unknownReplica(from, spec.modelName, replicas);

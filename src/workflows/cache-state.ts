@@ -9,6 +9,7 @@ import {
   type PolicyOverride,
   type PoolView,
 } from './cache-policy.ts';
+import { steps } from './activities.ts';
 import type { EntityState } from './entity.ts';
 import type { ForceEvictRequest, ForceTransferRequest } from './messages.ts';
 
@@ -97,4 +98,13 @@ function policyOf(spec: InferenceCacheSpec): CachePolicy {
 export function requireSpec(state: CacheState): InferenceCacheSpec {
   if (state.spec === undefined) throw ApplicationFailure.nonRetryable('the InferenceCache has no spec yet');
   return state.spec;
+}
+
+/** The ready replicas of the services that use this cache, as they publish them. */
+export function cacheReplicas(state: CacheState, spec: InferenceCacheSpec) {
+  return steps.findCacheReplicas({
+    namespace: state.namespace,
+    model: spec.modelName,
+    cacheName: state.name,
+  });
 }

@@ -10,7 +10,14 @@ import { steps } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
 import { forcedReason, registerCacheOverrides } from './cache-overrides.ts';
 import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './cache-policy.ts';
-import { countAction, metrics, policyNow, type CacheData, type CacheState } from './cache-state.ts';
+import {
+  cacheReplicas,
+  countAction,
+  metrics,
+  policyNow,
+  type CacheData,
+  type CacheState,
+} from './cache-state.ts';
 import { writeStatus } from './cache-status.ts';
 import { initialState, runEntity } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
@@ -31,11 +38,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
 
   registerCacheOverrides(state);
   const poll = async (spec: InferenceCacheSpec) => {
-    const replicas = await steps.findCacheReplicas({
-      namespace: state.namespace,
-      model: spec.modelName,
-      cacheName: state.name,
-    });
+    const replicas = await cacheReplicas(state, spec);
     const samples = await steps.scrapeCacheMetrics({ replicas });
     const now = Date.now();
     const policy = policyNow(state, now);

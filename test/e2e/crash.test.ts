@@ -13,6 +13,7 @@ import {
   temporalFor,
   type EngineProcess,
 } from '../helpers/engine.ts';
+import { until } from '../helpers/gateway.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-crash-${process.pid}`;
@@ -33,23 +34,13 @@ const infctlAsync = (...args: string[]) => {
   return run;
 };
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs / 1000}s`);
-}
-
 /** Waits until the workflow's only pending activity is `name` (the rollout is under way, not finished). */
 async function waitForPendingActivity(handle: WorkflowHandle, name: string): Promise<void> {
   const pending = async () =>
     ((await handle.describe().catch(() => undefined))?.raw.pendingActivities ?? []).map(
       (a) => a.activityType?.name,
     );
-  await until(`${name} pending`, 60_000, async () => ((await pending()).join() === name ? true : undefined));
+  await until(`${name} pending`, async () => ((await pending()).join() === name ? true : undefined), 60_000);
 }
 const items = (kind: string, selector: string) =>
   (
@@ -101,6 +92,24 @@ const TOLERATE_NOT_READY = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/
   operator: 'Exists',
 }));
 
+/** No duplicate objects: one Deployment, one ReplicaSet, one pod of the service. */
+function assertOneOfEach(name: string): void {
+  assert.equal(items('deployments', `production-stack.vllm.ai/inference-service=${name}`).length, 1);
+  assert.equal(items('replicasets', `app.kubernetes.io/instance=${name}`).length, 1);
+  assert.equal(items('pods', `production-stack.vllm.ai/inference-service=${name}`).length, 1);
+}
+
+/** A spec change still rolls out: two replicas of `name` become ready. */
+async function scalesToTwo(name: string): Promise<void> {
+  const patch = ['patch', 'inferenceservice', name, '-n', NS, '--type=merge', '-p'];
+  assert.equal(kubectl([...patch, '{"spec":{"runtime":{"replicas":2}}}']).code, 0);
+  await eventually(
+    `two ready ${name} replicas`,
+    () => (serviceStatus(name).readyReplicas === 2 ? true : undefined),
+    120_000,
+  );
+}
+
 describe('crashes lose nothing', () => {
   before(async () => {
     env = await useDevEnvironment();
@@ -125,14 +134,18 @@ describe('crashes lose nothing', () => {
     // API server goes down (and no pod is left unschedulable meanwhile); it comes back after the API server.
     const manager = env.pids['kube-controller-manager'] as number;
     const noPods = infctlAsync('dev', 'restart', 'kube-controller-manager', '--kill', '--down-for', '40s');
-    await until('the controller-manager stopped', 20_000, async () => {
-      try {
-        process.kill(manager, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    });
+    await until(
+      'the controller-manager stopped',
+      async () => {
+        try {
+          process.kill(manager, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      20_000,
+    );
     assert.equal(
       kubectl(
         ['apply', '-n', NS, '-f', '-'],
@@ -147,10 +160,14 @@ describe('crashes lose nothing', () => {
 
     const outage = infctlAsync('dev', 'restart', 'kube-apiserver', '--kill', '--down-for', '20s');
     // While the API server is down the workflow says what it waits for (its phase is also a search attribute).
-    const waiting = await until('the workflow waiting for the API server', 60_000, async () => {
-      const snapshot = await handle.query(stateQuery).catch(() => undefined);
-      return snapshot?.phase === 'WaitingForAPIServer' ? snapshot : undefined;
-    });
+    const waiting = await until(
+      'the workflow waiting for the API server',
+      async () => {
+        const snapshot = await handle.query(stateQuery).catch(() => undefined);
+        return snapshot?.phase === 'WaitingForAPIServer' ? snapshot : undefined;
+      },
+      60_000,
+    );
     assert.equal(waiting.waiting?.type, 'KubernetesUnavailable');
     assert.match(waiting.message ?? '', /awaitRollout: .*unreachable/);
     const restarted = await outage;
@@ -174,9 +191,7 @@ describe('crashes lose nothing', () => {
     const snapshot = await handle.query(stateQuery);
     assert.deepEqual(snapshot.details.revisions, [1], 'the revision history is intact');
     assert.equal(snapshot.waiting, undefined);
-    assert.equal(items('deployments', 'production-stack.vllm.ai/inference-service=outage').length, 1);
-    assert.equal(items('replicasets', 'app.kubernetes.io/instance=outage').length, 1);
-    assert.equal(items('pods', 'production-stack.vllm.ai/inference-service=outage').length, 1);
+    assertOneOfEach('outage');
     // The wait is on the resource afterwards, as an Event kubectl describe shows.
     const events = kubectl([
       'get',
@@ -201,30 +216,15 @@ describe('crashes lose nothing', () => {
     assert.ok(events2.filter((e) => e.timerStartedEventAttributes).length >= 1, 'the waits are timers');
     // The controller's informers came back with a growing backoff, and it still signals changes.
     assert.match(controller.output(), /restarting in 4000 ms/);
-    assert.equal(
-      kubectl([
-        'patch',
-        'inferenceservice',
-        'outage',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"runtime":{"replicas":2}}}',
-      ]).code,
-      0,
-    );
-    await eventually(
-      'two ready outage replicas',
-      () => (serviceStatus('outage').readyReplicas === 2 ? true : undefined),
-      120_000,
-    );
+    await scalesToTwo('outage');
     // Deleting it completes: the workflow tears down what it owns, releases the finalizer and ends.
     const deleted = kubectl(['delete', 'inferenceservice', 'outage', '-n', NS, '--timeout=30s']);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.equal(items('deployments', 'production-stack.vllm.ai/inference-service=outage').length, 0);
-    await until('the outage workflow completed', 10_000, async () =>
-      (await handle.describe()).status.name === 'COMPLETED' ? true : undefined,
+    await until(
+      'the outage workflow completed',
+      async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+      10_000,
     );
   });
 
@@ -258,9 +258,7 @@ describe('crashes lose nothing', () => {
       },
       120_000,
     );
-    assert.equal(items('deployments', 'production-stack.vllm.ai/inference-service=crashy').length, 1);
-    assert.equal(items('replicasets', 'app.kubernetes.io/instance=crashy').length, 1);
-    assert.equal(items('pods', 'production-stack.vllm.ai/inference-service=crashy').length, 1);
+    assertOneOfEach('crashy');
     assert.equal(
       kubectl([
         'get',
@@ -299,23 +297,6 @@ describe('crashes lose nothing', () => {
     }
     assert.deepEqual(after, before);
     // The worker and the controller reconnect: a change made after the restart still rolls out.
-    assert.equal(
-      kubectl([
-        'patch',
-        'inferenceservice',
-        'crashy',
-        '-n',
-        NS,
-        '--type=merge',
-        '-p',
-        '{"spec":{"runtime":{"replicas":2}}}',
-      ]).code,
-      0,
-    );
-    await eventually(
-      'two ready replicas',
-      () => (serviceStatus().readyReplicas === 2 ? true : undefined),
-      120_000,
-    );
+    await scalesToTwo('crashy');
   });
 });
