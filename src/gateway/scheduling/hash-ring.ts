@@ -1,7 +1,30 @@
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import { hashString } from './prefix-blocks.ts';
 
-const VIRTUAL_NODES = 100;
+/**
+ * Virtual nodes per endpoint. With mixed points (below) 160 of them keep every endpoint's share of the ring
+ * within a few percent of 1/n for small n.
+ */
+const VIRTUAL_NODES = 160;
+
+/**
+ * The absolute part of the imbalance rule: an owner keeps its requests until it has at least this many more
+ * in flight than the least-loaded candidate (see overloaded).
+ */
+const IMBALANCE_SLACK = 4;
+
+/**
+ * The murmur3 32-bit finaliser. FNV-1a alone leaves similar inputs (`sim-0#1`, `sim-1#1`, ...) on nearby
+ * points, so a ring of raw FNV points gave one of four endpoints 55 % of the ring; mixing spreads them.
+ */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
 
 /**
  * A consistent-hash ring over endpoint names. It depends only on the names, so every gateway replica given
@@ -15,25 +38,26 @@ class HashRing {
     const entries: { point: number; owner: string }[] = [];
     for (const name of names)
       for (let v = 0; v < VIRTUAL_NODES; v++)
-        entries.push({ point: hashString(`${name}#${v}`), owner: name });
+        entries.push({ point: mix32(hashString(`${name}#${v}`)), owner: name });
     entries.sort((a, b) => a.point - b.point || (a.owner < b.owner ? -1 : 1));
     this.points = Uint32Array.from(entries, (e) => e.point);
     this.owners = entries.map((e) => e.owner);
   }
 
-  /** Distinct owners in ring order, starting at the first point at or after `key`. */
+  /** Distinct owners in ring order, starting at the first point at or after the (mixed) `key`. */
   *walk(key: number): Generator<string> {
     const n = this.points.length;
     if (n === 0) return;
+    const point = mix32(key);
     let lo = 0;
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.points[mid]! < key) lo = mid + 1;
+      if (this.points[mid]! < point) lo = mid + 1;
       else hi = mid;
     }
     const seen = new Set<string>();
-    for (let i = 0; i < n && seen.size < n; i++) {
+    for (let i = 0; i < n; i++) {
       const owner = this.owners[(lo + i) % n]!;
       if (seen.has(owner)) continue;
       seen.add(owner);
@@ -61,41 +85,53 @@ export class RingCache {
 }
 
 /**
- * Consistent hashing with bounded loads (Mirrokni et al.): walk the ring from the key and take the first
- * endpoint whose in-flight count stays within `bound` times the average after adding this request. Returns
- * the index in `candidates`, or -1 when there are none.
+ * Whether `endpoint` is too busy to take one more request for the prefixes it holds. Affinity is left only when
+ * the imbalance is large in absolute and in relative terms (like the Rust routers' cache_aware): the endpoint
+ * has IMBALANCE_SLACK or more requests in flight than the least-loaded candidate, and one more would put it
+ * over `bound` times the mean. The relative rule alone (bounded loads, Mirrokni et al.) made the capacity 1
+ * while at most two requests were in flight, so a second concurrent request for a prefix always spilled to an
+ * endpoint without it.
  */
-export function boundedLoadChoice(
-  ring: HashRing,
-  key: number,
-  candidates: readonly EndpointState[],
-  bound: number,
-): number {
-  if (candidates.length === 0) return -1;
-  let total = 0;
-  const byName = new Map<string, number>();
-  for (let i = 0; i < candidates.length; i++) {
-    total += candidates[i]!.inFlight;
-    byName.set(candidates[i]!.name, i);
-  }
-  const capacity = Math.ceil((bound * (total + 1)) / candidates.length);
-  let first = -1;
-  for (const owner of ring.walk(key)) {
-    const index = byName.get(owner);
-    if (index === undefined) continue;
-    if (first < 0) first = index;
-    if (candidates[index]!.inFlight + 1 <= capacity) return index;
-  }
-  return first;
-}
-
-/** True when `endpoint` may take one more request under the bound. */
-export function withinBound(
+export function overloaded(
   endpoint: EndpointState,
   candidates: readonly EndpointState[],
   bound: number,
 ): boolean {
   let total = 0;
-  for (const c of candidates) total += c.inFlight;
-  return endpoint.inFlight + 1 <= Math.ceil((bound * (total + 1)) / candidates.length);
+  let min = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    total += c.inFlight;
+    if (c.inFlight < min) min = c.inFlight;
+  }
+  if (endpoint.inFlight - min < IMBALANCE_SLACK) return false;
+  return endpoint.inFlight + 1 > (bound * (total + 1)) / candidates.length;
+}
+
+/**
+ * Consistent hashing with the imbalance rule above: the key's owner on the ring, unless it is overloaded. A
+ * spill goes to the first endpoint in ring order that is in `holders` (known to hold the prefix) and not
+ * overloaded, else to the first that is not overloaded (the least-loaded candidate never is). Returns the
+ * index in `candidates`, or -1 when there are none.
+ */
+export function affinityChoice(
+  ring: HashRing,
+  key: number,
+  candidates: readonly EndpointState[],
+  bound: number,
+  holders?: ReadonlySet<string>,
+): number {
+  if (candidates.length === 0) return -1;
+  const byName = new Map<string, number>();
+  for (let i = 0; i < candidates.length; i++) byName.set(candidates[i]!.name, i);
+  let spill = -1;
+  let first = true;
+  for (const name of ring.walk(key)) {
+    const index = byName.get(name);
+    if (index === undefined) continue;
+    const free = !overloaded(candidates[index]!, candidates, bound);
+    if (free && (first || holders?.has(name))) return index;
+    first = false;
+    if (free && spill < 0) spill = index;
+  }
+  return spill;
 }

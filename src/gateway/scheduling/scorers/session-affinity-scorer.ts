@@ -1,14 +1,15 @@
 import type { EndpointState } from '../../endpoints/endpoint-state.ts';
 import type { Scorer, SchedulingRequest } from '../framework.ts';
-import { boundedLoadChoice, RingCache, withinBound } from '../hash-ring.ts';
+import { affinityChoice, overloaded, RingCache } from '../hash-ring.ts';
 import { hashString } from '../prefix-blocks.ts';
 
 const MAX_SESSIONS = 100_000;
 
 /**
- * SessionAffinity: a session stays on its endpoint while that endpoint is available and within the load bound.
- * A new session (or one whose endpoint left) is placed by consistent hashing with bounded loads on the session
- * key, so gateway replicas place it alike. Requests without a session key score 0 everywhere.
+ * SessionAffinity: a session stays on its endpoint while that endpoint is available and not overloaded (see
+ * overloaded). A new session (or one whose endpoint left) is placed by consistent hashing on its prompt's
+ * prefix key, so a new session under a shared system prompt joins the endpoint that holds it, and gateway
+ * replicas place it alike; without a prompt, on the session key. Requests without a session key score 0.
  */
 export class SessionAffinityScorer implements Scorer {
   readonly name = 'session-affinity';
@@ -25,17 +26,13 @@ export class SessionAffinityScorer implements Scorer {
     const pinned = this.sessions.get(session);
     if (pinned !== undefined) {
       const index = candidates.findIndex((c) => c.name === pinned);
-      if (index >= 0 && withinBound(candidates[index]!, candidates, this.loadBound)) {
+      if (index >= 0 && !overloaded(candidates[index]!, candidates, this.loadBound)) {
         out[index] = 1;
         return;
       }
     }
-    const index = boundedLoadChoice(
-      this.rings.for(candidates),
-      hashString(session),
-      candidates,
-      this.loadBound,
-    );
+    const key = request.prefixKey ?? hashString(session);
+    const index = affinityChoice(this.rings.for(candidates), key, candidates, this.loadBound);
     if (index >= 0) out[index] = 1;
   }
 

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EndpointState } from '../../src/gateway/endpoints/endpoint-state.ts';
+import { DEFAULT_ROUTING, type RoutingSettings } from '../../src/gateway/routes/route-table.ts';
+import type { SchedulingRequest } from '../../src/gateway/scheduling/framework.ts';
+import { affinityChoice, overloaded, RingCache } from '../../src/gateway/scheduling/hash-ring.ts';
+import { hashString } from '../../src/gateway/scheduling/prefix-blocks.ts';
+import { PrefixIndex } from '../../src/gateway/scheduling/prefix-index.ts';
+import { buildScheduler } from '../../src/gateway/scheduling/profiles.ts';
+
+const sims = (...inFlight: number[]) =>
+  inFlight.map((n, i) => {
+    const e = new EndpointState({ name: `sim-${i}`, url: `http://sim-${i}`, role: 'both', ready: true });
+    e.inFlight = n;
+    return e;
+  });
+const request = (prefixKey: number, extra: Partial<SchedulingRequest> = {}): SchedulingRequest => ({
+  model: 'm',
+  blocks: [prefixKey],
+  contextBlocks: 0,
+  prefixKey,
+  role: 'both',
+  now: 0,
+  ...extra,
+});
+const scheduler = (overrides: Partial<RoutingSettings>) =>
+  buildScheduler({ ...DEFAULT_ROUTING, ...overrides }, { loadBound: 1.25, prefixIndex: new PrefixIndex() });
+/** The owner of `key` on an idle ring of four, by name. */
+const ownerOf = (key: number) => {
+  const eps = sims(0, 0, 0, 0);
+  return eps[affinityChoice(new RingCache().for(eps), key, eps, 1.25)]!.name;
+};
+
+describe('the hash ring', () => {
+  it('gives each of sim-0..sim-3 a fair share of prefixes and sessions', () => {
+    const counts = new Map<string, number>();
+    for (let k = 0; k < 4000; k++) {
+      const owner = ownerOf(hashString(`prefix-${k}`));
+      counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    assert.equal(counts.size, 4);
+    for (const [name, n] of counts) assert.ok(n > 800 && n < 1200, `${name} owns ${n} of 4000`);
+    const sessions = new Set(Array.from({ length: 48 }, (_, u) => ownerOf(hashString(`u${u}`))));
+    assert.equal(sessions.size, 4);
+  });
+});
+
+describe('the imbalance rule', () => {
+  it('keeps affinity on small integer loads', () => {
+    // The old bounded-load capacity ceil(1.25 × 2 / 4) = 1 spilled the second concurrent request.
+    assert.equal(overloaded(sims(1, 0, 0, 0)[0]!, sims(1, 0, 0, 0), 1.25), false);
+    const eps = sims(3, 0, 0, 0);
+    assert.equal(overloaded(eps[0]!, eps, 1.25), false);
+  });
+
+  it('leaves affinity when the owner is 4 or more ahead of the least loaded and over 1.25× the mean', () => {
+    const spill = sims(4, 0, 0, 0);
+    assert.equal(overloaded(spill[0]!, spill, 1.25), true);
+    const far = sims(12, 8, 8, 8); // 4 ahead, 13 > 1.25 × 37 / 4 = 11.6
+    assert.equal(overloaded(far[0]!, far, 1.25), true);
+  });
+
+  it('stays when the imbalance is large in only one of the two terms', () => {
+    const absoluteOnly = sims(24, 20, 20, 20); // 4 ahead, but 25 ≤ 1.25 × 85 / 4 = 26.6
+    assert.equal(overloaded(absoluteOnly[0]!, absoluteOnly, 1.25), false);
+    const relativeOnly = sims(3, 0, 0, 0); // 4 > 1.25 × 4 / 4, but only 3 ahead
+    assert.equal(overloaded(relativeOnly[0]!, relativeOnly, 1.25), false);
+  });
+});
+
+describe('PrefixHash with gpu-load-aware', () => {
+  const key = 12345;
+
+  it('load scorers cannot outvote the owner below the bound', () => {
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'gpu-load-aware' });
+    const idle = sims(0, 0, 0, 0);
+    const owner = s.schedule(request(key), idle).endpoint.name;
+    const eps = sims(0, 0, 0, 0);
+    const o = eps.find((e) => e.name === owner)!;
+    o.inFlight = 3;
+    o.kvUsage = 0.95;
+    o.waiting = 12;
+    assert.equal(s.schedule(request(key), eps).endpoint.name, owner);
+  });
+
+  it('a spill goes to an endpoint that already holds the prefix', () => {
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' });
+    const eps = sims(0, 0, 0, 0);
+    const byName = new Map(eps.map((e) => [e.name, e]));
+    const [owner, second, third] = [...new RingCache().for(eps).walk(key)].map((n) => byName.get(n)!);
+    // Owner and the next on the ring both overloaded: the spill goes to the third.
+    owner!.inFlight = 8;
+    second!.inFlight = 8;
+    assert.equal(s.schedule(request(key), eps).endpoint, third);
+    // The next on the ring is free again, but the spill returns to the third, which holds the prefix.
+    second!.inFlight = 0;
+    third!.inFlight = 2;
+    assert.equal(s.schedule(request(key), eps).endpoint, third);
+    owner!.inFlight = 2; // no longer overloaded: back to the owner
+    assert.equal(s.schedule(request(key), eps).endpoint, owner);
+  });
+});
+
+describe('SessionAffinity', () => {
+  it('places new sessions under one shared prompt where the prompt is owned', () => {
+    const s = scheduler({ routeStrategy: 'SessionAffinity' });
+    const eps = sims(0, 0, 0, 0);
+    const names = new Set(
+      Array.from(
+        { length: 8 },
+        (_, q) => s.schedule(request(777, { sessionKey: `q${q}` }), eps).endpoint.name,
+      ),
+    );
+    assert.deepEqual([...names], [ownerOf(777)]);
+  });
+});
