@@ -20,6 +20,8 @@ import {
   workflowIdFor,
   type EntitySnapshot,
 } from '../workflows/messages.ts';
+import { ControllerMetrics } from '../metrics/controller-metrics.ts';
+import { serveMetrics } from '../metrics/serve.ts';
 import { renderHistory } from './history.ts';
 
 export async function runWorker(): Promise<number> {
@@ -44,7 +46,12 @@ export async function runController(options: {
   resyncMs?: number;
 }): Promise<number> {
   const env = temporalEnv();
+  const metrics = new ControllerMetrics();
+  const metricsAddress = process.env.INFCTL_CONTROLLER_METRICS_ADDRESS;
+  const server = metricsAddress ? await serveMetrics(metricsAddress, metrics.registry) : undefined;
+  if (metricsAddress) console.log(`controller metrics on http://${metricsAddress}/metrics`);
   const controller = new Controller({
+    metrics,
     kube: new KubeClient(),
     temporal: await temporalClient(env),
     taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -58,6 +65,7 @@ export async function runController(options: {
     process.once('SIGTERM', stop);
   });
   await controller.stop();
+  server?.close();
   console.log('controller stopped');
   return 0;
 }

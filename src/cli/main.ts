@@ -21,6 +21,8 @@ TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
                                       use the gateways in INFCTL_GATEWAY_ADMIN_URLS with _TOKEN.
   infctl controller [--poll-interval MS] [--resync MS]
                                       Watch the five kinds and signal their workflows.
+                                      Prometheus metrics on INFCTL_CONTROLLER_METRICS_ADDRESS
+                                      (host:port) when set.
   infctl status   <kind>/<namespace>/<name>            Current state of a resource's workflow.
   infctl pause    <kind>/<namespace>/<name> [reason]   Stop reconciling (spec changes wait).
   infctl resume   <kind>/<namespace>/<name>            Reconcile again, latest spec first.

@@ -10,6 +10,7 @@ import { watchCollection, type WatchedCollection } from '../runtime/kubernetes/i
 import { dependencyChangedSignal, deletedSignal, specSignal, workflowIdFor } from '../workflows/messages.ts';
 import { WORKFLOW_TYPES } from '../workflows/registry.ts';
 import { CrKind, CrName, CrNamespace, ModelName } from '../workflows/search-attributes.ts';
+import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
 import { reportInvalidSpec } from './invalid-spec.ts';
 
@@ -23,6 +24,8 @@ export interface ControllerOptions {
   /** Per-resource poll interval passed to new workflows (tests shorten it). */
   pollIntervalMs?: number;
   log?: (message: string) => void;
+  /** Where the controller counts what it does (served on /metrics by `infctl controller`). */
+  metrics?: ControllerMetrics;
 }
 
 export class Controller {
@@ -35,9 +38,14 @@ export class Controller {
   private resync?: NodeJS.Timeout;
   private stopped = false;
   private readonly log: (message: string) => void;
+  /** When each key's pending change arrived, for the spec-to-signal latency. */
+  private readonly arrived = new Map<string, number>();
+  readonly metrics: ControllerMetrics;
 
   constructor(private readonly options: ControllerOptions) {
     this.log = options.log ?? ((m) => console.log(`[controller] ${m}`));
+    this.metrics = options.metrics ?? new ControllerMetrics();
+    this.metrics.queueSource = () => ({ pending: this.pending.size, inFlight: this.inFlight.size });
   }
 
   async start(): Promise<void> {
@@ -48,19 +56,26 @@ export class Controller {
       const informer = await watchCollection(this.options.kube, path, info.kind, {
         onChange: (obj) => this.enqueue(obj as Resource, false),
         onDelete: (obj) => {
+          this.metrics.events.inc({ kind: info.kind, type: 'delete' });
           this.index.forget(obj as Resource);
           this.delivered.delete(keyOf(obj as Resource));
         },
         log: this.log,
         stopped: () => this.stopped,
+        onRestart: () => this.metrics.informerRestarts.inc({ kind: info.kind }),
       });
+      // Zero from the start, so a dashboard shows 0 rather than no data until the first restart.
+      this.metrics.informerRestarts.inc({ kind: info.kind }, 0);
+      this.metrics.giveUps.inc({ kind: info.kind }, 0);
       this.informers.set(info.kind, informer);
     }
     const resyncMs = this.options.resyncMs ?? 60_000;
     this.resync = setInterval(() => {
       for (const informer of this.informers.values())
         for (const obj of informer.list()) this.enqueue(obj as Resource, true);
+      this.metrics.lastResync.setToCurrentTime();
     }, resyncMs);
+    this.metrics.lastResync.setToCurrentTime();
     this.log(`watching ${KINDS.map((k) => k.kind).join(', ')}`);
   }
 
@@ -73,6 +88,8 @@ export class Controller {
 
   private enqueue(obj: Resource, resync: boolean): void {
     const key = keyOf(obj);
+    this.metrics.events.inc({ kind: obj.kind, type: resync ? 'resync' : 'change' });
+    if (!this.arrived.has(key)) this.arrived.set(key, performance.now());
     // A resync re-delivers everything, in case a workflow was lost (terminated, or its history reset).
     if (resync) this.delivered.delete(key);
     this.pending.set(key, obj);
@@ -84,12 +101,15 @@ export class Controller {
     try {
       for (let obj = this.pending.get(key); obj && !this.stopped; obj = this.pending.get(key)) {
         this.pending.delete(key);
+        const arrived = this.arrived.get(key) ?? performance.now();
+        this.arrived.delete(key);
         for (let attempt = 1; ; attempt++) {
           try {
-            await this.process(obj);
+            await this.process(obj, arrived);
             break;
           } catch (err) {
             if (attempt >= 5 || this.stopped) {
+              if (!this.stopped) this.metrics.giveUps.inc({ kind: obj.kind });
               this.log(`${key}: giving up until the next change or resync: ${(err as Error).message}`);
               break;
             }
@@ -102,7 +122,7 @@ export class Controller {
     }
   }
 
-  private async process(obj: Resource): Promise<void> {
+  private async process(obj: Resource, arrived: number): Promise<void> {
     const { kind } = obj;
     const namespace = obj.metadata.namespace ?? 'default';
     const name = obj.metadata.name;
@@ -129,11 +149,13 @@ export class Controller {
 
     if (obj.metadata.deletionTimestamp) {
       if (!obj.metadata.finalizers?.includes(FINALIZER)) return;
-      await this.options.temporal.workflow.signalWithStart(workflowType, {
-        ...start,
-        signal: deletedSignal,
-        signalArgs: [],
-      });
+      await this.counted(kind, 'deleted', () =>
+        this.options.temporal.workflow.signalWithStart(workflowType, {
+          ...start,
+          signal: deletedSignal,
+          signalArgs: [],
+        }),
+      );
       this.index.forget(obj);
       return;
     }
@@ -143,16 +165,20 @@ export class Controller {
       const parsed = parseSpec(kind, obj.spec);
       if (!parsed.ok) {
         await reportInvalidSpec(this.options.kube, obj, parsed.problems);
+        this.metrics.invalidSpecs.inc({ kind });
         this.log(`${keyOf(obj)}: generation ${generation} is InvalidSpec: ${parsed.problems.join('; ')}`);
         this.delivered.set(keyOf(obj), generation);
         return;
       }
       if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
-      await this.options.temporal.workflow.signalWithStart(workflowType, {
-        ...start,
-        signal: specSignal,
-        signalArgs: [{ spec: parsed.spec, generation }],
-      });
+      await this.counted(kind, 'spec', () =>
+        this.options.temporal.workflow.signalWithStart(workflowType, {
+          ...start,
+          signal: specSignal,
+          signalArgs: [{ spec: parsed.spec, generation }],
+        }),
+      );
+      this.metrics.signalLatency.observe({ kind }, (performance.now() - arrived) / 1000);
       this.delivered.set(keyOf(obj), generation);
     } else if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
     for (const dependent of this.index.update(obj)) await this.notify(dependent, obj);
@@ -163,11 +189,25 @@ export class Controller {
     cause: Resource,
   ): Promise<void> {
     try {
-      await this.options.temporal.workflow
-        .getHandle(workflowIdFor(dependent.kind, dependent.namespace, dependent.name))
-        .signal(dependencyChangedSignal, { kind: cause.kind, name: cause.metadata.name });
+      await this.counted(dependent.kind, 'dependencyChanged', () =>
+        this.options.temporal.workflow
+          .getHandle(workflowIdFor(dependent.kind, dependent.namespace, dependent.name))
+          .signal(dependencyChangedSignal, { kind: cause.kind, name: cause.metadata.name }),
+      );
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  /** Sends one signal, counted by kind, signal and outcome. */
+  private async counted<T>(kind: string, signal: string, send: () => Promise<T>): Promise<T> {
+    try {
+      const result = await send();
+      this.metrics.signals.inc({ kind, signal, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      this.metrics.signals.inc({ kind, signal, outcome: 'error' });
+      throw err;
     }
   }
 

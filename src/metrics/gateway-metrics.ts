@@ -7,6 +7,9 @@ export interface EndpointGaugeSource {
   name: string;
   inFlight: number;
   kvUsage?: number;
+  role?: string;
+  /** Whether the endpoint may take requests now (ready, healthy, not ejected). */
+  available?: (now: number) => boolean;
 }
 
 export class GatewayMetrics {
@@ -77,6 +80,19 @@ export class GatewayMetrics {
     collect: () => {
       this.inFlight.reset();
       for (const e of this.endpointSource()) this.inFlight.set({ endpoint: e.name }, e.inFlight);
+    },
+  });
+  readonly endpointAvailable = new Gauge({
+    name: 'infctl_gateway_endpoint_available',
+    help: 'Whether each endpoint may take requests now (1: ready, healthy and not ejected; 0: not), by role.',
+    labelNames: ['endpoint', 'role'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.endpointAvailable.reset();
+      const now = Date.now();
+      for (const e of this.endpointSource())
+        if (e.available)
+          this.endpointAvailable.set({ endpoint: e.name, role: e.role ?? 'both' }, e.available(now) ? 1 : 0);
     },
   });
   readonly endpointKvUsage = new Gauge({

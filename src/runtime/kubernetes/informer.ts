@@ -15,6 +15,8 @@ export interface WatchHandlers {
   log: (message: string) => void;
   /** Whether the owner has stopped; a stopped watch is not restarted. */
   stopped: () => boolean;
+  /** Called each time a failed watch is scheduled to restart (the controller counts them). */
+  onRestart?: () => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function watchCollection(
     if (connectedAt !== undefined && Date.now() - connectedAt >= STABLE_MS) backoff = 1000;
     connectedAt = undefined;
     handlers.log(`${label} watch failed (${(err as Error)?.message ?? err}); restarting in ${backoff} ms`);
+    handlers.onRestart?.();
     setTimeout(() => {
       if (!handlers.stopped())
         informer.start().catch((e: Error) => handlers.log(`${label} restart failed: ${e.message}`));
