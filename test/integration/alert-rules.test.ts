@@ -1,0 +1,44 @@
+/**
+ * The alert rules (deploy/charts/inference-controller/rules/alerts.yaml) with Debian's promtool: the file is
+ * valid, and every rule fires and stays quiet as its unit test (test/prometheus/alerts.test.yaml) says.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { binary } from '../../src/cli/dev/tools.ts';
+import { components } from '../helpers/components.ts';
+
+const RULES = 'deploy/charts/inference-controller/rules/alerts.yaml';
+const TESTS = 'test/prometheus/alerts.test.yaml';
+const promtool = () => binary(components('prometheus'), 'prometheus', 'promtool');
+
+describe('alert rules under promtool', () => {
+  it('promtool check rules accepts the rules file', () => {
+    const r = spawnSync(promtool(), ['check', 'rules', RULES], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /SUCCESS: 6 rules found/);
+  });
+
+  it('promtool test rules passes, and every alert has a test that expects it to fire', () => {
+    const r = spawnSync(promtool(), ['test', 'rules', TESTS], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const alerts = (
+      parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert: string }[] }[] }
+    ).groups.flatMap((g) => g.rules.map((rule) => rule.alert));
+    const tests = parse(readFileSync(TESTS, 'utf8')) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    const firing = new Set(
+      tests.tests.flatMap((t) =>
+        t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname),
+      ),
+    );
+    assert.deepEqual(
+      alerts.filter((a) => !firing.has(a)),
+      [],
+      'alerts without a test that expects them to fire',
+    );
+  });
+});
