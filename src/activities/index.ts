@@ -10,7 +10,7 @@ import {
   type ServingPlan,
 } from '../api/index.ts';
 import { Context } from '@temporalio/activity';
-import type { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import type { KubeClient } from '../kube/client.ts';
 import type { ReplicaRuntime, RolloutHooks } from '../runtime/replica-runtime.ts';
 import {
   cacheReplicas,

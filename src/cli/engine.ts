@@ -2,8 +2,8 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { Controller } from '../controller/controller.ts';
-import { temporalClient, temporalEnv } from '../controller/temporal-config.ts';
-import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import { temporalClient, temporalEnv } from '../temporal/connection.ts';
+import { KubeClient } from '../kube/client.ts';
 import { createWorker } from '../worker/worker.ts';
 import { KINDS } from '../api/index.ts';
 import {
@@ -17,11 +17,11 @@ import {
   resumeUpdate,
   rollbackUpdate,
   stateQuery,
-  workflowIdFor,
   type EntitySnapshot,
 } from '../workflows/messages.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { serveMetrics } from '../metrics/serve.ts';
+import { workflowIdFor } from '../temporal/start.ts';
 import { renderHistory } from './history.ts';
 
 export async function runWorker(): Promise<number> {

@@ -10,7 +10,7 @@ import {
   StaticRouteSource,
   type RouteSource,
 } from '../gateway/index.ts';
-import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import { KubeClient } from '../kube/client.ts';
 
 export const GATEWAY_USAGE = `  infctl gateway [--config routes.yaml | --gateway <namespace>/<name>] [options]
       Serve the OpenAI-compatible API. Routes come from a static file (--config, reloaded on change and on

@@ -5,12 +5,13 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { FINALIZER, KINDS, parseSpec } from '../api/index.ts';
-import { KubeApiError, paths, type KubeClient, type KubeObject } from '../runtime/kubernetes/kube-client.ts';
-import { watchCollection, type WatchedCollection } from '../runtime/kubernetes/informer.ts';
-import { dependencyChangedSignal, deletedSignal, specSignal, workflowIdFor } from '../workflows/messages.ts';
+import { KubeApiError, paths, type KubeClient } from '../kube/client.ts';
+import type { KubeObject } from '../kube/objects.ts';
+import { watchCollection, type WatchedCollection } from '../kube/informer.ts';
+import { dependencyChangedSignal, deletedSignal, specSignal } from '../workflows/messages.ts';
 import { WORKFLOW_TYPES } from '../workflows/registry.ts';
-import { CrKind, CrName, CrNamespace, ModelName } from '../workflows/search-attributes.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
+import { resourceWorkflowStart, workflowIdFor } from '../temporal/start.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
 import { reportInvalidSpec } from './invalid-spec.ts';
 
@@ -128,24 +129,14 @@ export class Controller {
     const name = obj.metadata.name;
     const workflowType = WORKFLOW_TYPES[kind];
     if (!workflowType) return;
-    const workflowId = workflowIdFor(kind, namespace, name);
-    const start = {
+    const start = resourceWorkflowStart({
+      kind,
+      namespace,
+      name,
       taskQueue: this.options.taskQueue,
-      workflowId,
-      args: [
-        {
-          namespace,
-          name,
-          ...(this.options.pollIntervalMs ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
-        },
-      ],
-      typedSearchAttributes: [
-        { key: CrKind, value: kind },
-        { key: CrNamespace, value: namespace },
-        { key: CrName, value: name },
-        ...(modelOf(obj) ? [{ key: ModelName, value: modelOf(obj) as string }] : []),
-      ],
-    };
+      model: modelOf(obj),
+      pollIntervalMs: this.options.pollIntervalMs,
+    });
 
     if (obj.metadata.deletionTimestamp) {
       if (!obj.metadata.finalizers?.includes(FINALIZER)) return;

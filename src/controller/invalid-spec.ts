@@ -1,5 +1,6 @@
 import { KINDS, setCondition, type Condition } from '../api/index.ts';
-import { KubeApiError, paths, type KubeClient, type KubeObject } from '../runtime/kubernetes/kube-client.ts';
+import { KubeApiError, paths, type KubeClient } from '../kube/client.ts';
+import type { KubeObject } from '../kube/objects.ts';
 import type { Resource } from './dependency-index.ts';
 
 /**

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
 import { servicePolicyFromEnv } from '../api/index.ts';
 import type { GatewayAdmin } from '../activities/gateway/ownership.ts';
-import { binary, requireTools } from '../cli/dev/tools.ts';
+import { binary, requireTools } from '../tools/components.ts';
 import { serviceEvents } from '../activities/kubernetes/events.ts';
 import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes-runtime.ts';
 import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
-import { connectionOptions, temporalEnv, type TemporalEnv } from '../controller/temporal-config.ts';
-import { KubeClient } from '../runtime/kubernetes/kube-client.ts';
+import { connectionOptions, temporalEnv, type TemporalEnv } from '../temporal/connection.ts';
+import { KubeClient } from '../kube/client.ts';
 
 const COMPILED = !import.meta.url.endsWith('.ts');
 const WORKFLOWS = fileURLToPath(new URL(`../workflows/index.${COMPILED ? 'js' : 'ts'}`, import.meta.url));

@@ -4,21 +4,7 @@
  * polls in a row) and a cooldown after any action. Deterministic, so it runs inside the workflow and every
  * decision is replayable from history.
  */
-
-/** One replica's numbers from one poll (counters are totals since the replica started). */
-export interface ReplicaSample {
-  name: string;
-  url: string;
-  /** prefill, decode or both (the default): transfers stay among replicas of one role. */
-  role?: string;
-  /** Whether /metrics answered. */
-  ok: boolean;
-  kvUsage?: number;
-  hits?: number;
-  queries?: number;
-  running?: number;
-  waiting?: number;
-}
+import type { ReplicaSample } from '../activities/vllm/cache-actions.ts';
 
 export interface CachePolicy {
   thresholdHitRate: number;

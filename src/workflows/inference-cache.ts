@@ -21,7 +21,7 @@ import {
 import { writeStatus } from './cache-status.ts';
 import { initialState, runEntity } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { ModelName } from './search-attributes.ts';
+import { ModelName } from '../temporal/search-attributes.ts';
 
 export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Promise<void> {
   const state =

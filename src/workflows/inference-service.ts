@@ -5,7 +5,7 @@ import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
-import { ModelName } from './search-attributes.ts';
+import { ModelName } from '../temporal/search-attributes.ts';
 
 export interface ServiceData {
   /** The last few revisions rolled out, newest last, so a rollback can re-apply any of them. */

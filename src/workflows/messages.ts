@@ -58,10 +58,6 @@ export const forceEvictSignal = defineSignal<[ForceEvictRequest]>('forceEvict');
 
 export const stateQuery = defineQuery<EntitySnapshot>('state');
 
-/** Workflow ID of a resource: `<Kind>/<namespace>/<name>`; the ID is the lock that makes duplicate controllers harmless. */
-export const workflowIdFor = (kind: string, namespace: string, name: string) =>
-  `${kind}/${namespace}/${name}`;
-
 /** InferenceCache override: move the hottest prefixes of one replica to another now (gateway shift + warming). */
 export interface ForceTransferRequest {
   from: string;

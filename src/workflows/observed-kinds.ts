@@ -13,7 +13,7 @@ import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { ModelName } from './search-attributes.ts';
+import { ModelName } from '../temporal/search-attributes.ts';
 import { acceptanceRate, type DraftCounters } from './spec-decode-rate.ts';
 
 interface ObservedData {

@@ -1,6 +1,6 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { EntityState } from './entity.ts';
-import { Phase } from './search-attributes.ts';
+import { Phase } from '../temporal/search-attributes.ts';
 
 /** The resource's phase in the workflow's state and in the `Phase` search attribute (upserted on change). */
 export function setPhase(state: EntityState<unknown, unknown>, phase: string, message?: string): void {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { stringify } from 'yaml';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { components, releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import {
   infctlFor,

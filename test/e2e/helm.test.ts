@@ -15,10 +15,10 @@ import type { Client } from '@temporalio/client';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { CHART_DIR } from '../../src/cli/crds.ts';
 import { auditLogPath, type DevEnvironment } from '../../src/cli/dev/environment.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { policyRules } from '../../src/rbac/cluster-roles.ts';
 import { PERMISSIONS, type PermissionRow } from '../../src/rbac/permissions.ts';
-import { workflowIdFor } from '../../src/workflows/messages.ts';
+import { workflowIdFor } from '../../src/temporal/start.ts';
 import { components, releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import {
   startController,

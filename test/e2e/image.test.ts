@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readEnvironment, runningProcesses } from '../../src/cli/dev/environment.ts';
 import { freePort } from '../../src/cli/dev/processes.ts';
-import { REPO_ROOT } from '../../src/cli/dev/paths.ts';
+import { REPO_ROOT } from '../../src/tools/components.ts';
 
 // On this machine podman needs runc, cgroupfs and explicit limits (its defaults exceed the sandbox's).
 const PODMAN = ['--runtime', 'runc', '--cgroup-manager=cgroupfs'];

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { stringify } from 'yaml';
-import { specSignal, workflowIdFor } from '../../src/workflows/messages.ts';
+import { specSignal } from '../../src/workflows/messages.ts';
+import { resourceWorkflowStart, workflowIdFor } from '../../src/temporal/start.ts';
 import { specMessage } from './specs.ts';
-import { CrKind, CrName, CrNamespace } from '../../src/workflows/search-attributes.ts';
 import { words } from './gateway.ts';
 import type { KubectlResult } from './kubectl.ts';
 
@@ -61,14 +61,12 @@ export function applyDoc(kubectl: Kubectl, namespace: string, doc: object): void
 /** Starts the cache workflow the way the controller does (signalWithStart with the spec). */
 export async function startCacheWorkflow(temporal: Client, f: CacheFixture): Promise<void> {
   await temporal.workflow.signalWithStart('InferenceCacheWorkflow', {
-    taskQueue: 'inference-controller',
-    workflowId: workflowIdFor('InferenceCache', f.namespace, 'chat-cache'),
-    args: [{ namespace: f.namespace, name: 'chat-cache' }],
-    typedSearchAttributes: [
-      { key: CrKind, value: 'InferenceCache' },
-      { key: CrNamespace, value: f.namespace },
-      { key: CrName, value: 'chat-cache' },
-    ],
+    ...resourceWorkflowStart({
+      kind: 'InferenceCache',
+      namespace: f.namespace,
+      name: 'chat-cache',
+      taskQueue: 'inference-controller',
+    }),
     signal: specSignal,
     signalArgs: [specMessage('InferenceCache', f.cacheSpec, 1)],
   });

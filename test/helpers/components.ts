@@ -14,7 +14,7 @@ import {
   type DevEnvironment,
 } from '../../src/cli/dev/environment.ts';
 import { freePort, tcpOpen, waitFor } from '../../src/cli/dev/processes.ts';
-import { binary, requireTools, type ResolvedComponent } from '../../src/cli/dev/tools.ts';
+import { binary, requireTools, type ResolvedComponent } from '../../src/tools/components.ts';
 
 const tools: Record<string, ResolvedComponent> = {};
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { components } from './components.ts';
 
 export interface KubectlResult {

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
-import { CrKind, CrName, CrNamespace, ModelName, Phase } from '../../src/workflows/search-attributes.ts';
+import { binary } from '../../src/tools/components.ts';
+import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.ts';
 import { components } from './components.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -16,7 +16,7 @@ export function localWorkflowEnvironment(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: binary(components('temporal'), 'temporal') },
-      searchAttributes: [CrKind, CrNamespace, CrName, ModelName, Phase],
+      searchAttributes: [...SEARCH_ATTRIBUTES],
       extraArgs: ['--log-level', 'warn'],
     },
   });

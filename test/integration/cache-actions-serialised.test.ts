@@ -6,6 +6,7 @@ import type { CacheReplica } from '../../src/activities/vllm/cache-actions.ts';
 import { forceEvictUpdate, specSignal, stateQuery } from '../../src/workflows/messages.ts';
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
+import { resourceWorkflowStart } from '../../src/temporal/start.ts';
 
 const REPLICAS: CacheReplica[] = [
   { name: 'r0', url: 'http://127.0.0.1:1', engine: 'simulator' },
@@ -48,9 +49,13 @@ describe('cache actions never interleave', () => {
     const worker = await workflowWorker(env, 'cache-lock', activities);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
-        taskQueue: 'cache-lock',
-        workflowId: 'InferenceCache/default/locked',
-        args: [{ namespace: 'default', name: 'locked', pollIntervalMs: 1000 }],
+        ...resourceWorkflowStart({
+          kind: 'InferenceCache',
+          namespace: 'default',
+          name: 'locked',
+          taskQueue: 'cache-lock',
+          pollIntervalMs: 1000,
+        }),
       });
       await handle.signal(
         specSignal,

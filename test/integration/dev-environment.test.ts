@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAlive } from '../../src/cli/dev/processes.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { components } from '../helpers/components.ts';
 
 // A private environment in its own state folder, so this test can bring it up and down freely.

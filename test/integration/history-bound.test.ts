@@ -6,6 +6,7 @@ import { MAX_HISTORY_EVENTS } from '../../src/workflows/entity.ts';
 import { dependencyChangedSignal, specSignal, stateQuery } from '../../src/workflows/messages.ts';
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
+import { resourceWorkflowStart } from '../../src/temporal/start.ts';
 
 /** One wake-up adds a signal, a timer, workflow tasks and an activity: the bound is the threshold plus one wake-up. */
 const HISTORY_BOUND = MAX_HISTORY_EVENTS + 20;
@@ -34,9 +35,13 @@ describe('a resource workflow that lives for months keeps its history bounded', 
     };
     const worker = await workflowWorker(env, 'history-bound', activities);
     const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
-      taskQueue: 'history-bound',
-      workflowId: 'InferenceCache/default/long-lived',
-      args: [{ namespace: 'default', name: 'long-lived', pollIntervalMs: 1000 }],
+      ...resourceWorkflowStart({
+        kind: 'InferenceCache',
+        namespace: 'default',
+        name: 'long-lived',
+        taskQueue: 'history-bound',
+        pollIntervalMs: 1000,
+      }),
     });
     await handle.signal(specSignal, specMessage('InferenceCache', { modelName: 'm' }, 1));
     const runs = new Set<string>();

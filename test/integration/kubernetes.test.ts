@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ServingPlan } from '../../src/api/index.ts';
 import { serviceEvents } from '../../src/activities/kubernetes/events.ts';
-import { KubeClient } from '../../src/runtime/kubernetes/kube-client.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
 import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';

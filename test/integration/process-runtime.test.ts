@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ServingPlan } from '../../src/api/index.ts';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.ts';
 import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
 import { components } from '../helpers/components.ts';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { components } from '../helpers/components.ts';
 import { CrKind, CrName } from './workflows/search-attributes.ts';
 import type { tagResource } from './workflows/tag-resource.ts';

@@ -8,6 +8,7 @@ import type { StatusUpdate } from '../../src/activities/kubernetes/resources.ts'
 import { specSignal, stateQuery, type EntitySnapshot } from '../../src/workflows/messages.ts';
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
+import { resourceWorkflowStart } from '../../src/temporal/start.ts';
 
 describe('a step that fails for a transient reason is waited out, and the wait is shown', () => {
   let env: TestWorkflowEnvironment;
@@ -44,9 +45,13 @@ describe('a step that fails for a transient reason is waited out, and the wait i
     const worker = await workflowWorker(env, 'transient-wait', activities);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('InferenceServiceWorkflow', {
-        taskQueue: 'transient-wait',
-        workflowId: 'InferenceService/default/svc',
-        args: [{ namespace: 'default', name: 'svc', pollIntervalMs: 60_000 }],
+        ...resourceWorkflowStart({
+          kind: 'InferenceService',
+          namespace: 'default',
+          name: 'svc',
+          taskQueue: 'transient-wait',
+          pollIntervalMs: 60_000,
+        }),
       });
       await handle.signal(specSignal, specMessage('InferenceService', { modelName: 'm' }, 1));
       let waiting: EntitySnapshot | undefined;

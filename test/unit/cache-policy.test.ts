@@ -8,8 +8,8 @@ import {
   recordPoll,
   recordVerification,
   type CachePolicy,
-  type ReplicaSample,
 } from '../../src/workflows/cache-policy.ts';
+import type { ReplicaSample } from '../../src/activities/vllm/cache-actions.ts';
 
 const policy: CachePolicy = {
   thresholdHitRate: 0.8,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { classify, FailureType } from '../../src/activities/failures.ts';
-import { KubeApiError, KubeUnavailableError } from '../../src/runtime/kubernetes/kube-client.ts';
+import { KubeApiError, KubeUnavailableError } from '../../src/kube/client.ts';
 
 const classified = (err: unknown) => {
   const out = classify(err);

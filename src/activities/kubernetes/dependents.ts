@@ -1,6 +1,7 @@
 import type { CacheReplica, CacheReplicaRole } from '../vllm/cache-actions.ts';
 import { LABELS, modelLabelValue, type InferenceGatewaySpec } from '../../api/index.ts';
-import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
+import { paths, type KubeClient } from '../../kube/client.ts';
+import type { KubeObject, NodeObject, PodObject } from '../../kube/objects.ts';
 
 interface ServiceResource extends KubeObject {
   spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
@@ -122,11 +123,6 @@ export async function resolveRoutes(
   return out;
 }
 
-interface PodObject extends KubeObject {
-  spec: { nodeName?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 export interface PodPairing {
   pairs: { prefillPod: string; decodeTargetPod: string; zone?: string }[];
   prefillPods: number;
@@ -155,7 +151,10 @@ export async function pairPrefillDecode(
     )) {
       const node = p.spec.nodeName;
       if (node && !zoneOf.has(node))
-        zoneOf.set(node, (await kube.find(`/api/v1/nodes/${node}`))?.metadata.labels?.[zoneLabel]);
+        zoneOf.set(
+          node,
+          (await kube.find<NodeObject>(`/api/v1/nodes/${node}`))?.metadata.labels?.[zoneLabel],
+        );
       out.push({ name: p.metadata.name, zone: node ? zoneOf.get(node) : undefined });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));

@@ -1,6 +1,7 @@
 import { API_VERSION, KIND_INFERENCE_SERVICE } from '../../api/index.ts';
-import type { KubeClient, KubeObject } from '../../runtime/kubernetes/kube-client.ts';
-import { paths } from '../../runtime/kubernetes/kube-client.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { paths } from '../../kube/client.ts';
+import type { KubeObject } from '../../kube/objects.ts';
 import type { RecordServiceEvent } from '../../runtime/kubernetes/kubernetes-runtime.ts';
 
 export interface ObjectRef {

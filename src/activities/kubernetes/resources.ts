@@ -6,12 +6,8 @@ import {
   type Condition,
   type ConditionUpdate,
 } from '../../api/index.ts';
-import {
-  KubeApiError,
-  paths,
-  type KubeClient,
-  type KubeObject,
-} from '../../runtime/kubernetes/kube-client.ts';
+import { KubeApiError, paths, type KubeClient } from '../../kube/client.ts';
+import type { KubeObject } from '../../kube/objects.ts';
 import { recordEvent } from './events.ts';
 
 export interface ResourceKey {

@@ -10,7 +10,8 @@ import {
   type PrefillDecodingDisaggregationSpec,
   type SpeculativeDecodingSpec,
 } from '../../api/index.ts';
-import { paths, type KubeClient, type KubeObject } from '../../runtime/kubernetes/kube-client.ts';
+import { paths, type KubeClient } from '../../kube/client.ts';
+import type { KubeObject } from '../../kube/objects.ts';
 
 export interface ResolvedInputs {
   uid: string;

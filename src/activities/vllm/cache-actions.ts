@@ -1,5 +1,19 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
-import type { ReplicaSample } from '../../workflows/cache-policy.ts';
+
+/** One replica's numbers from one poll (counters are totals since the replica started). */
+export interface ReplicaSample {
+  name: string;
+  url: string;
+  /** prefill, decode or both (the default): transfers stay among replicas of one role. */
+  role?: string;
+  /** Whether /metrics answered. */
+  ok: boolean;
+  kvUsage?: number;
+  hits?: number;
+  queries?: number;
+  running?: number;
+  waiting?: number;
+}
 
 export type CacheReplicaRole = 'both' | 'prefill' | 'decode';
 

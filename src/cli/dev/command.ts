@@ -11,7 +11,8 @@ import {
   up,
 } from './environment.ts';
 import { dirname } from 'node:path';
-import { requireTools, runTools } from './tools.ts';
+import { requireTools } from '../../tools/components.ts';
+import { runTools } from './tools.ts';
 
 export const DEV_USAGE = `  infctl dev tools [--check]     Build or find every real component; --check only reports.
   infctl dev up [--nodes FILE] [--runtime kubernetes|process]

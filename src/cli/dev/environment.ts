@@ -4,19 +4,19 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadNodes, nodeManifests } from './nodes.ts';
-import { REPO_ROOT, stateDir } from './paths.ts';
+import { stateDir } from './paths.ts';
 import { freePorts, isAlive, startDetached, stopGroup, tcpOpen, waitFor } from './processes.ts';
-import { binary, requireTools, type ResolvedComponent } from './tools.ts';
+import { binary, REPO_ROOT, requireTools, type ResolvedComponent } from '../../tools/components.ts';
 import { ProcessRuntime } from '../../runtime/process/process-runtime.ts';
+import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.ts';
 
-/** Search attributes every resource workflow sets, so the Temporal UI can filter by them. */
-const SEARCH_ATTRIBUTES = {
-  CrKind: 'Keyword',
-  CrNamespace: 'Keyword',
-  CrName: 'Keyword',
-  ModelName: 'Keyword',
-  Phase: 'Keyword',
-} as const;
+/** The temporal CLI's spelling of a search attribute type (the SDK's KEYWORD is the CLI's Keyword). */
+const CLI_TYPES: Record<string, string> = { KEYWORD: 'Keyword' };
+const cliType = (type: string): string => {
+  const cli = CLI_TYPES[type];
+  if (!cli) throw new Error(`search attribute type ${type} has no temporal CLI spelling here`);
+  return cli;
+};
 
 const PORT_NAMES = [
   'etcdClient',
@@ -414,7 +414,7 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
       `--db-filename=${join(dir, 'temporal.db')}`,
       '--namespace=default',
       '--log-level=warn',
-      ...Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `--search-attribute=${name}=${type}`),
+      ...SEARCH_ATTRIBUTES.map((k) => `--search-attribute=${k.name}=${cliType(k.type)}`),
     ]);
     await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, temporalAlive);
 

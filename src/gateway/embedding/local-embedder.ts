@@ -1,14 +1,11 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { componentFolder } from '../../tools/components.ts';
 import type { Embedder } from './embedder.ts';
 
-/** Where `infctl dev tools` puts the weights (INFCTL_TOOLS_DIR or ~/.cache/inference-controller/tools). */
-function defaultDir(): string {
-  const tools = process.env.INFCTL_TOOLS_DIR ?? join(homedir(), '.cache', 'inference-controller', 'tools');
-  return process.env.INFCTL_EMBEDDER_DIR ?? join(tools, 'all-minilm-l6-v2-0.1.0');
-}
+/** Where `infctl dev tools` puts the weights (INFCTL_EMBEDDER_DIR, else the tools cache). */
+const defaultDir = () => componentFolder('all-minilm-l6-v2');
 
 /**
  * The built-in embedder: sentence-transformers all-MiniLM-L6-v2 (a real sentence-embedding model, 384

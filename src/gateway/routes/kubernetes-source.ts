@@ -6,8 +6,8 @@ import {
   type InferenceServiceSpec,
   type InferenceServiceStatus,
 } from '../../api/index.ts';
-import { paths, type KubeClient } from '../../runtime/kubernetes/kube-client.ts';
-import { watchCollection, type WatchedCollection } from '../../runtime/kubernetes/informer.ts';
+import { paths, type KubeClient } from '../../kube/client.ts';
+import { watchCollection, type WatchedCollection } from '../../kube/informer.ts';
 import { filtersFrom } from './filters-config.ts';
 import type { EndpointSpec, ModelRoute, RouteSnapshot, RouteSource, RouteTarget } from './route-table.ts';
 

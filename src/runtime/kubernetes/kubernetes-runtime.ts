@@ -8,7 +8,8 @@ import type {
   RolloutOutcome,
 } from '../replica-runtime.ts';
 import { observationOf } from '../replica-runtime.ts';
-import { paths, type KubeClient, type KubeObject } from './kube-client.ts';
+import { paths, type KubeClient } from '../../kube/client.ts';
+import type { DeploymentObject, NodeObject, PodObject } from '../../kube/objects.ts';
 import { deploymentFor, serviceFor } from './manifests.ts';
 
 /** Records a Kubernetes Event on the plan's InferenceService; the activities own Events (events.ts). */
@@ -24,26 +25,6 @@ interface KubernetesRuntimeOptions {
   pollMs?: number;
   /** The node label that names a replica's zone. */
   zoneLabel?: string;
-}
-
-interface DeploymentObject extends KubeObject {
-  spec: { replicas?: number };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    availableReplicas?: number;
-    readyReplicas?: number;
-  };
-}
-
-interface PodObject extends KubeObject {
-  spec: { nodeName?: string };
-  status?: {
-    phase?: string;
-    podIP?: string;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
 }
 
 /** How long a new pod may stay unschedulable before the rollout is declared failed. */
@@ -183,7 +164,7 @@ export class KubernetesRuntime implements ReplicaRuntime {
       const nodeName = p.spec.nodeName;
       if (nodeName) {
         if (!zones.has(nodeName)) {
-          const node = await this.kube.find(`/api/v1/nodes/${nodeName}`);
+          const node = await this.kube.find<NodeObject>(`/api/v1/nodes/${nodeName}`);
           zones.set(nodeName, node?.metadata.labels?.[this.zoneLabel] ?? '');
         }
         zone = zones.get(nodeName) || undefined;

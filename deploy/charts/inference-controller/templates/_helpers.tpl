@@ -26,7 +26,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
 
-{{/* The TEMPORAL_* environment both the controller and the worker read (src/controller/temporal-config.ts). */}}
+{{/* The TEMPORAL_* environment both the controller and the worker read (src/temporal/connection.ts). */}}
 {{- define "inference-controller.temporalEnv" -}}
 - name: TEMPORAL_ADDRESS
   value: {{ required "temporal.address is required (host:port of your Temporal frontend)" .Values.temporal.address | quote }}

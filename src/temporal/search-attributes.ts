@@ -6,3 +6,6 @@ export const CrNamespace = defineSearchAttributeKey('CrNamespace', 'KEYWORD');
 export const CrName = defineSearchAttributeKey('CrName', 'KEYWORD');
 export const ModelName = defineSearchAttributeKey('ModelName', 'KEYWORD');
 export const Phase = defineSearchAttributeKey('Phase', 'KEYWORD');
+
+/** Every search attribute above: the dev server and the tests' servers register these. */
+export const SEARCH_ATTRIBUTES = [CrKind, CrNamespace, CrName, ModelName, Phase] as const;

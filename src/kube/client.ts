@@ -1,5 +1,6 @@
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from './objects.ts';
 
 export class KubeApiError extends Error {
   constructor(
@@ -18,32 +19,6 @@ export class KubeUnavailableError extends Error {
     super(message, { cause });
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
   }
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-    ownerReferences?: {
-      apiVersion: string;
-      kind: string;
-      name: string;
-      uid: string;
-      controller?: boolean;
-      blockOwnerDeletion?: boolean;
-    }[];
-    creationTimestamp?: string;
-  };
-  [key: string]: unknown;
 }
 
 const FIELD_MANAGER = 'inference-controller';

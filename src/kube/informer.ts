@@ -5,7 +5,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import type { KubeClient } from './kube-client.ts';
+import type { KubeClient } from './client.ts';
 
 export type WatchedCollection = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
 
