@@ -1,49 +1,19 @@
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { loadNodes, nodeManifests } from './nodes.ts';
-import { stateDir } from './paths.ts';
-import { freePorts, isAlive, startDetached, stopGroup, tcpOpen, waitFor } from './processes.ts';
-import { binary, REPO_ROOT, requireTools, type ResolvedComponent } from '../../tools/components.ts';
+import { REPO_ROOT, requireTools } from '../../tools/components.ts';
 import { ProcessRuntime } from '../../runtime/process/process-runtime.ts';
-import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.ts';
-
-/** The temporal CLI's spelling of a search attribute type (the SDK's KEYWORD is the CLI's Keyword). */
-const CLI_TYPES: Record<string, string> = { KEYWORD: 'Keyword' };
-const cliType = (type: string): string => {
-  const cli = CLI_TYPES[type];
-  if (!cli) throw new Error(`search attribute type ${type} has no temporal CLI spelling here`);
-  return cli;
-};
-
-const PORT_NAMES = [
-  'etcdClient',
-  'etcdPeer',
-  'apiserver',
-  'controllerManager',
-  'scheduler',
-  'kwok',
-  'temporal',
-  'temporalUi',
-  'temporalHttp',
-  'temporalMetrics',
-  'redis',
-] as const;
-type PortName = (typeof PORT_NAMES)[number];
-
-/** The order processes start in; they stop in reverse. */
-const PROCESS_ORDER = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'kwok',
-  'temporal',
-  'redis',
-] as const;
-type ProcessName = (typeof PROCESS_ORDER)[number];
+import {
+  devProcess,
+  PORT_NAMES,
+  PROCESS_ORDER,
+  type DevContext,
+  type PortName,
+  type ProcessName,
+} from './dev-processes.ts';
+import { loadNodes } from './nodes.ts';
+import { stateDir } from './paths.ts';
+import { createPki, writeKubeconfig } from './pki.ts';
+import { freePorts, isAlive, startDetached, stopGroup, waitFor } from './processes.ts';
 
 export interface DevEnvironment {
   stateDir: string;
@@ -61,18 +31,6 @@ export interface DevEnvironment {
 }
 
 const envFile = (dir: string) => join(dir, 'env.json');
-
-/** The API server's audit log of ServiceAccount requests (one JSON event a line). */
-export const auditLogPath = (dir: string) => join(dir, 'logs', 'audit.log');
-
-const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: Metadata
-    userGroups: ["system:serviceaccounts"]
-  - level: None
-`;
 
 export function readEnvironment(dir = stateDir()): DevEnvironment | undefined {
   if (!existsSync(envFile(dir))) return undefined;
@@ -96,133 +54,6 @@ export function envExports(env: DevEnvironment): Record<string, string> {
     INFCTL_STATE_DIR: env.stateDir,
     INFCTL_RUNTIME: env.runtime ?? 'kubernetes',
   };
-}
-
-function openssl(args: string[], cwd: string): void {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (r.error) throw new Error(`openssl is needed to create the local certificates: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
-}
-
-/** A local CA, the API server's serving certificate, the service-account key pair and an admin token. */
-function createPki(dir: string): { token: string } {
-  const pki = join(dir, 'pki');
-  mkdirSync(pki, { recursive: true });
-  if (!existsSync(join(pki, 'ca.crt'))) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '3650',
-        '-subj',
-        '/CN=infctl-dev-ca',
-      ],
-      pki,
-    );
-    writeFileSync(
-      join(pki, 'san.cnf'),
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\n',
-    );
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'apiserver.key',
-        '-out',
-        'apiserver.csr',
-        '-subj',
-        '/CN=kube-apiserver',
-      ],
-      pki,
-    );
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'apiserver.csr',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        'apiserver.crt',
-        '-days',
-        '3650',
-        '-extfile',
-        'san.cnf',
-      ],
-      pki,
-    );
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(pki, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
-    writeFileSync(join(pki, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(join(pki, 'admin.token'), randomBytes(24).toString('hex'));
-  }
-  const token = readFileSync(join(pki, 'admin.token'), 'utf8').trim();
-  // The admin is a member of system:masters; everything else goes through RBAC.
-  writeFileSync(join(pki, 'tokens.csv'), `${token},infctl-admin,infctl-admin,"system:masters"\n`);
-  return { token };
-}
-
-function writeKubeconfig(dir: string, port: number, token: string): string {
-  const path = join(dir, 'kubeconfig');
-  const ca = readFileSync(join(dir, 'pki', 'ca.crt')).toString('base64');
-  writeFileSync(
-    path,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'infctl-dev',
-          cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': ca },
-        },
-      ],
-      users: [{ name: 'infctl-admin', user: { token } }],
-      contexts: [
-        {
-          name: 'infctl-dev',
-          context: { cluster: 'infctl-dev', user: 'infctl-admin', namespace: 'default' },
-        },
-      ],
-      'current-context': 'infctl-dev',
-    }),
-    { mode: 0o600 },
-  );
-  return path;
-}
-
-function temporalServing(tools: Record<string, ResolvedComponent>, address: string): boolean {
-  const r = spawnSync(binary(tools, 'temporal'), ['operator', 'cluster', 'health', `--address=${address}`], {
-    encoding: 'utf8',
-  });
-  return r.stdout.includes('SERVING');
-}
-
-function kubectl(
-  tools: Record<string, ResolvedComponent>,
-  kubeconfig: string,
-  args: string[],
-  input?: string,
-) {
-  return spawnSync(binary(tools, 'kubernetes', 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
-    encoding: 'utf8',
-    input,
-    timeout: 120_000,
-  });
 }
 
 export interface UpOptions {
@@ -267,179 +98,26 @@ export async function up(options: UpOptions = {}): Promise<{ env: DevEnvironment
     redisUrl: `redis://127.0.0.1:${ports.redis}`,
     runtime: options.runtime ?? 'kubernetes',
   };
-  const save = () => writeFileSync(envFile(dir), `${JSON.stringify(env, null, 2)}\n`);
-  const logFile = (name: string) => join(dir, 'logs', `${name}.log`);
-  const start = (name: ProcessName, command: string, args: string[]) => {
-    log(`==> starting ${name}`);
-    env.pids[name] = startDetached(command, args, logFile(name));
-    env.commands[name] = [command, ...args];
-    save();
-    const pid = env.pids[name] as number;
-    return () => isAlive(pid);
-  };
-  const pki = join(dir, 'pki');
-  const kubeReady = (path: string) => () => kubectl(tools, kubeconfig, ['get', '--raw', path]).status === 0;
-
+  const context: DevContext = { dir, ports, kubeconfig, tools, log };
   try {
-    const etcdAlive = start('etcd', binary(tools, 'etcd'), [
-      '--name=infctl-dev',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-cluster=infctl-dev=http://127.0.0.1:${ports.etcdPeer}`,
-      '--unsafe-no-fsync',
-      '--log-level=warn',
-    ]);
-    await waitFor(
-      'etcd',
-      async () =>
-        (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`).catch(() => undefined))?.ok === true,
-      30_000,
-      etcdAlive,
-    );
-
-    // ServiceAccounts' requests (the product's processes under the chart's RBAC) go to an audit log, so tests
-    // can count denials; everything else is not logged.
-    writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
-    const apiAlive = start('kube-apiserver', binary(tools, 'kubernetes', 'kube-apiserver'), [
-      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${ports.apiserver}`,
-      `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
-      `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
-      `--client-ca-file=${join(pki, 'ca.crt')}`,
-      `--token-auth-file=${join(pki, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${join(pki, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--allow-privileged=true',
-      '--enable-priority-and-fairness=false',
-      `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
-      `--audit-log-path=${auditLogPath(dir)}`,
-      '--audit-log-maxsize=100',
-      '--audit-log-maxbackup=1',
-      '--profiling=false',
-      '--v=1',
-    ]);
-    await waitFor('kube-apiserver', kubeReady('/readyz'), 90_000, apiAlive);
-
-    const commonKube = [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      '--leader-elect=false',
-      '--bind-address=127.0.0.1',
-    ];
-    start('kube-controller-manager', binary(tools, 'kubernetes', 'kube-controller-manager'), [
-      ...commonKube,
-      `--secure-port=${ports.controllerManager}`,
-      `--service-account-private-key-file=${join(pki, 'sa.key')}`,
-      `--root-ca-file=${join(pki, 'ca.crt')}`,
-      '--use-service-account-credentials=false',
-      '--controllers=*',
-    ]);
-    start('kube-scheduler', binary(tools, 'kubernetes', 'kube-scheduler'), [
-      ...commonKube,
-      `--secure-port=${ports.scheduler}`,
-    ]);
-    start('kwok', binary(tools, 'kwok'), [
-      `--kubeconfig=${kubeconfig}`,
-      '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      // Pod IPs on loopback: the worker scrapes the replicas' /metrics at their pod IPs, and on this fake
-      // cluster nothing must reach a private or public network (a loopback address refuses at once).
-      '--cidr=127.244.0.1/16',
-      '--node-ip=127.0.0.1',
-      `--server-address=127.0.0.1:${ports.kwok}`,
-      // Without node leases the node lifecycle controller declares the nodes unhealthy after its grace period
-      // and marks every pod NotReady.
-      '--node-lease-duration-seconds=40',
-    ]);
-
-    log(`==> creating ${nodes.nodes.length} kwok GPU nodes`);
-    const applied = kubectl(
-      tools,
-      kubeconfig,
-      ['apply', '-f', '-'],
-      nodeManifests(nodes)
-        .map((n) => `---\n${stringify(n)}`)
-        .join(''),
-    );
-    if (applied.status !== 0) throw new Error(`creating nodes failed: ${applied.stderr}`);
-    await waitFor(
-      'kwok nodes Ready',
-      () => {
-        const r = kubectl(tools, kubeconfig, [
-          'get',
-          'nodes',
-          '-o',
-          'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
-        ]);
-        const statuses = r.stdout.trim().split('\n').filter(Boolean);
-        return statuses.length === nodes.nodes.length && statuses.every((s) => s === 'True');
-      },
-      60_000,
-    );
-    await waitFor(
-      'default service account',
-      () => kubectl(tools, kubeconfig, ['get', 'serviceaccount', 'default']).status === 0,
-      60_000,
-    );
-
-    log('==> installing CRDs');
-    const crds = kubectl(tools, kubeconfig, ['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    if (crds.status !== 0) throw new Error(`installing CRDs failed: ${crds.stderr}`);
-    const established = kubectl(tools, kubeconfig, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      '-f',
-      join(REPO_ROOT, 'crds'),
-    ]);
-    if (established.status !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
-
-    const temporalAlive = start('temporal', binary(tools, 'temporal'), [
-      'server',
-      'start-dev',
-      '--ip=127.0.0.1',
-      `--port=${ports.temporal}`,
-      `--ui-port=${ports.temporalUi}`,
-      `--http-port=${ports.temporalHttp}`,
-      `--metrics-port=${ports.temporalMetrics}`,
-      `--db-filename=${join(dir, 'temporal.db')}`,
-      '--namespace=default',
-      '--log-level=warn',
-      ...SEARCH_ATTRIBUTES.map((k) => `--search-attribute=${k.name}=${cliType(k.type)}`),
-    ]);
-    await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, temporalAlive);
-
-    const redisAlive = start('redis', binary(tools, 'redis', 'redis-server'), [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(ports.redis),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      join(dir, 'redis'),
-    ]);
-    await waitFor(
-      'redis',
-      () =>
-        spawnSync(binary(tools, 'redis', 'redis-cli'), ['-p', String(ports.redis), 'ping'], {
-          encoding: 'utf8',
-        }).stdout.trim() === 'PONG',
-      30_000,
-      redisAlive,
-    );
-    await waitFor('temporal UI', () => tcpOpen(ports.temporalUi), 30_000, temporalAlive);
+    for (const name of PROCESS_ORDER) {
+      const row = devProcess(name);
+      const ready = row.ready;
+      log(`==> starting ${name}`);
+      const [command, args] = row.command(context);
+      const pid = startDetached(command, args, join(dir, 'logs', `${name}.log`));
+      env.pids[name] = pid;
+      env.commands[name] = [command, ...args];
+      writeFileSync(envFile(dir), `${JSON.stringify(env, null, 2)}\n`);
+      if (ready)
+        await waitFor(
+          name,
+          () => ready.check(context),
+          ready.timeoutMs,
+          () => isAlive(pid),
+        );
+      await row.after?.(context, nodes);
+    }
   } catch (err) {
     log(`==> dev up failed: ${(err as Error).message}; stopping what started (logs in ${join(dir, 'logs')})`);
     await down();
@@ -482,13 +160,17 @@ export async function restartProcess(
   latest.pids[name] = pidOf;
   writeFileSync(envFile(env.stateDir), `${JSON.stringify(latest, null, 2)}\n`);
   const alive = () => isAlive(env.pids[name] as number);
-  if (name === 'temporal') {
-    const tools = requireTools(['temporal']);
-    await waitFor('temporal', () => temporalServing(tools, env.temporalAddress), 90_000, alive);
-  } else if (name === 'kube-apiserver') {
-    const tools = requireTools(['kubernetes']);
-    const ready = () => kubectl(tools, env.kubeconfig, ['get', '--raw', '/readyz']).status === 0;
-    await waitFor('kube-apiserver', ready, 90_000, alive);
+  const row = devProcess(name);
+  const ready = row.ready;
+  if (ready) {
+    const context: DevContext = {
+      dir: env.stateDir,
+      ports: env.ports,
+      kubeconfig: env.kubeconfig,
+      tools: requireTools([row.component]),
+      log,
+    };
+    await waitFor(name, () => ready.check(context), ready.timeoutMs, alive);
   } else {
     await new Promise((r) => setTimeout(r, 1000));
     if (!alive())
