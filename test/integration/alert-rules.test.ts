@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { binary } from '../../src/cli/dev/tools.ts';
+import { binary } from '../../src/tools/components.ts';
 import { components } from '../helpers/components.ts';
 
 const RULES = 'deploy/charts/inference-controller/rules/alerts.yaml';
