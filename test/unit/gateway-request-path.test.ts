@@ -1,3 +1,4 @@
+import type { ServingRole } from '../../src/api/index.ts';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
@@ -13,13 +14,13 @@ import {
   CompletionRequestSchema,
   type InferenceRequest,
 } from '../../src/gateway/request-body.ts';
-import { DEFAULT_ROUTING, type EndpointRole } from '../../src/gateway/routes/route-table.ts';
+import { DEFAULT_ROUTING } from '../../src/gateway/routes/route-table.ts';
 import { promptKeys, warmPrompt } from '../../src/gateway/scheduling/prefix-blocks.ts';
 import { PrefixIndex } from '../../src/gateway/scheduling/prefix-index.ts';
 import { PdProfileHandler } from '../../src/gateway/scheduling/profile-handler.ts';
 import { buildScheduler } from '../../src/gateway/scheduling/profiles.ts';
 
-const endpoint = (name: string, role: EndpointRole) =>
+const endpoint = (name: string, role: ServingRole) =>
   new EndpointState({ name, url: `http://${name}:8000`, role, ready: true });
 
 const system = { role: 'system', content: 'You answer questions about the weather. '.repeat(8) };

@@ -1,5 +1,5 @@
-import type { CacheReplica, CacheReplicaRole } from '../vllm/cache-actions.ts';
-import { LABELS, modelLabelValue, type InferenceGatewaySpec } from '../../api/index.ts';
+import type { CacheReplica } from '../vllm/cache-actions.ts';
+import { LABELS, modelLabelValue, type InferenceGatewaySpec, type ServingRole } from '../../api/index.ts';
 import { paths, type KubeClient } from '../../kube/client.ts';
 import type { KubeObject, NodeObject, PodObject } from '../../kube/objects.ts';
 
@@ -7,7 +7,7 @@ interface ServiceResource extends KubeObject {
   spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
   status?: {
     readyReplicas?: number;
-    endpoints?: { name?: string; url?: string; ready?: boolean; role?: CacheReplicaRole }[];
+    endpoints?: { name?: string; url?: string; ready?: boolean; role?: ServingRole }[];
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ServingRole } from '../../api/index.ts';
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
 
 /** One replica's numbers from one poll (counters are totals since the replica started). */
@@ -15,14 +16,12 @@ export interface ReplicaSample {
   waiting?: number;
 }
 
-export type CacheReplicaRole = 'both' | 'prefill' | 'decode';
-
 export interface CacheReplica {
   name: string;
   url: string;
   engine: 'vllm' | 'simulator';
   /** Prefill and decode replicas are compared only with their own kind. */
-  role?: CacheReplicaRole;
+  role?: ServingRole;
 }
 
 const TIMEOUT_MS = 3000;

@@ -1,4 +1,5 @@
-import type { EndpointRole, EndpointSpec } from '../routes/route-table.ts';
+import type { ServingRole } from '../../api/index.ts';
+import type { EndpointSpec } from '../routes/route-table.ts';
 
 /** Passive outlier ejection: how many failures in a row eject an endpoint, and for how long. */
 export interface OutlierPolicy {
@@ -20,7 +21,7 @@ export const DEFAULT_OUTLIER_POLICY: OutlierPolicy = {
 export class EndpointState {
   readonly name: string;
   readonly url: string;
-  role: EndpointRole;
+  role: ServingRole;
   zone?: string;
   /** Readiness the route source reported (pod Ready, status endpoint ready). */
   ready: boolean;

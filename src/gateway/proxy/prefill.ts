@@ -1,6 +1,6 @@
+import type { ServingRole } from '../../api/index.ts';
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import type { RequestContext } from '../request-context.ts';
-import type { EndpointRole } from '../routes/route-table.ts';
 import { NoCandidateError } from '../scheduling/framework.ts';
 import type { Proxy } from './proxy.ts';
 import { ConnectionFailure, MAX_CAPTURE_BYTES, readAll } from './upstream.ts';
@@ -10,7 +10,7 @@ import { ConnectionFailure, MAX_CAPTURE_BYTES, readAll } from './upstream.ts';
  * and returns where the primary's endpoint can fetch it, which the request then carries. If it fails, the
  * primary's endpoint serves the whole request.
  */
-export async function prefill(proxy: Proxy, ctx: RequestContext, role: EndpointRole): Promise<void> {
+export async function prefill(proxy: Proxy, ctx: RequestContext, role: ServingRole): Promise<void> {
   const { res, model } = ctx;
   const { metrics } = proxy.deps;
   const backendModel = ctx.target.backendModel ?? model;

@@ -1,3 +1,4 @@
+import type { ServingRole } from '../../api/index.ts';
 import type { Agent, IncomingMessage } from 'node:http';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.ts';
 import type { HotPrefixes } from '../admin/hot-prefixes.ts';
@@ -6,7 +7,6 @@ import type { EndpointState, OutlierPolicy } from '../endpoints/endpoint-state.t
 import { GatewayError, sendError } from '../errors.ts';
 import { answerFromJson, StreamedAnswer } from '../filters/answers.ts';
 import type { RequestContext } from '../request-context.ts';
-import type { EndpointRole } from '../routes/route-table.ts';
 import { NoCandidateError, type Decision } from '../scheduling/framework.ts';
 import { warmPrompt } from '../scheduling/prefix-blocks.ts';
 import type { ProfilePlan } from '../scheduling/profile-handler.ts';
@@ -56,7 +56,7 @@ export class Proxy {
   }
 
   /** The scheduler's choice for `role` among the endpoints not in `exclude`. */
-  schedule(ctx: RequestContext, role: EndpointRole, exclude: Set<EndpointState>): Decision {
+  schedule(ctx: RequestContext, role: ServingRole, exclude: Set<EndpointState>): Decision {
     const { model, keys, sessionKey } = ctx;
     return ctx.scheduler.schedule(
       {
@@ -88,7 +88,7 @@ export class Proxy {
   }
 
   /** Counts the request's prefix as served by `endpoint` in its role (the admin API's hot prefixes). */
-  recordHot(ctx: RequestContext, role: EndpointRole, endpoint: EndpointState): void {
+  recordHot(ctx: RequestContext, role: ServingRole, endpoint: EndpointState): void {
     if (ctx.keys.prefixKey === undefined) return;
     this.deps.hotPrefixes.record(ctx.model, role, ctx.keys.prefixKey, endpoint.url, Date.now(), () =>
       warmPrompt(ctx.request, ctx.keys),
@@ -104,7 +104,7 @@ export class Proxy {
     }
   }
 
-  private async serve(ctx: RequestContext, role: EndpointRole): Promise<void> {
+  private async serve(ctx: RequestContext, role: ServingRole): Promise<void> {
     const { res, model } = ctx;
     const { metrics } = this.deps;
     const tried = new Set<EndpointState>();

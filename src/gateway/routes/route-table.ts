@@ -1,6 +1,4 @@
-import type { BlockedPattern, ROUTE_STRATEGIES, SCHEDULING_POLICIES } from '../../api/index.ts';
-
-export type EndpointRole = 'both' | 'prefill' | 'decode';
+import type { BlockedPattern, ROUTE_STRATEGIES, SCHEDULING_POLICIES, ServingRole } from '../../api/index.ts';
 
 /** One replica a route may send requests to, as a source reports it. */
 export interface EndpointSpec {
@@ -8,7 +6,7 @@ export interface EndpointSpec {
   name: string;
   /** Base URL without a trailing slash, for example http://10.0.0.7:8000. */
   url: string;
-  role: EndpointRole;
+  role: ServingRole;
   ready: boolean;
   zone?: string;
 }

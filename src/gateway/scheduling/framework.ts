@@ -1,5 +1,5 @@
+import type { ServingRole } from '../../api/index.ts';
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
-import type { EndpointRole } from '../routes/route-table.ts';
 
 /** What the scheduler knows about a request. Built once per request, before scheduling. */
 export interface SchedulingRequest {
@@ -16,7 +16,7 @@ export interface SchedulingRequest {
   /** The session key (session header, else the OpenAI `user` field), when there is one. */
   sessionKey?: string;
   /** The role the chosen endpoint must serve: `both` for a plain request, prefill or decode for P/D. */
-  role: EndpointRole;
+  role: ServingRole;
   /** Endpoints already tried for this request (retries go elsewhere). */
   exclude?: ReadonlySet<EndpointState>;
   now: number;
@@ -65,7 +65,7 @@ export interface Decision {
 export class NoCandidateError extends Error {
   constructor(
     readonly model: string,
-    readonly role: EndpointRole,
+    readonly role: ServingRole,
     readonly total: number,
   ) {
     super(

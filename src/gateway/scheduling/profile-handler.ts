@@ -1,13 +1,13 @@
+import type { ServingRole } from '../../api/index.ts';
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import type { InferenceKind } from '../request-body.ts';
-import type { EndpointRole } from '../routes/route-table.ts';
 
 /** The profiles a request runs, by the role each schedules for. */
 export interface ProfilePlan {
   /** Run first, each on its own endpoint, to compute the prompt's KV cache for the primary (P/D prefill). */
-  prepare: EndpointRole[];
+  prepare: ServingRole[];
   /** The profile whose endpoint answers the client. */
-  primary: EndpointRole;
+  primary: ServingRole;
 }
 
 /** Decides which scheduling profiles run for a request (llm-d's ProfileHandler). */
