@@ -1,4 +1,5 @@
-/** What the InferenceService workflow rolls out: the rendered groups of one revision, as plain JSON. */
+/* What the InferenceService workflow rolls out: the rendered groups of one revision, as plain JSON. */
+
 /** The one role type: of a serving group, a replica, a gateway endpoint, a cache replica. */
 export type ServingRole = 'both' | 'prefill' | 'decode';
 
