@@ -37,6 +37,11 @@ function loadKubeConfig(): KubeConfig {
 export class KubeClient {
   readonly kc: KubeConfig;
   private readonly server: URL;
+  /**
+   * Kept-alive TLS connections: a new connection per call cost 5.7 ms of client and 3.7 ms of API server CPU
+   * for a GET, against 2.0 and 1.45 ms kept alive (issue 16).
+   */
+  private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 32 });
 
   constructor(kc: KubeConfig = loadKubeConfig()) {
     this.kc = kc;
@@ -58,6 +63,7 @@ export class KubeClient {
       port: this.server.port || 443,
       path,
       headers: { accept: 'application/json' },
+      agent: this.agent,
     };
     await this.kc.applyToHTTPSOptions(options);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);

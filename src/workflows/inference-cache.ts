@@ -4,7 +4,7 @@
  * cache-policy.ts turns the polls into windowed hit rates and decisions; an eviction is an activity whose
  * input carries the numbers that triggered it, so the Temporal history is the audit trail.
  */
-import { continueAsNew, log, upsertSearchAttributes } from '@temporalio/workflow';
+import { continueAsNew, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
 import { steps } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
@@ -71,7 +71,10 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
 
   const reconcile = async (spec: InferenceCacheSpec, force: boolean) => {
     state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval);
-    upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
+    // Upserted only when it differs: an upsert on every poll was a command and an event per tick (issue 16).
+    const shown = workflowInfo().typedSearchAttributes.get(ModelName);
+    if (!patched('model-upsert-on-change') || shown !== spec.modelName)
+      upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
     state.data.services = await steps.findServicesForModel({
       namespace: state.namespace,
       model: spec.modelName,
