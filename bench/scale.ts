@@ -147,11 +147,12 @@ async function measure(env: DevEnvironment, n: number, procs: EngineProcess[]): 
   const appliedAt = new Map<string, number>();
   const deployedAt = new Map<string, number>();
   const readyAt = new Map<string, number>();
+  let watching = true;
   const handlers = (record: (o: KubeObject) => void) => ({
     onChange: (o: unknown) => record(o as KubeObject),
     onDelete: () => {},
     log: (m: string) => console.error(`[bench] ${m}`),
-    stopped: () => false,
+    stopped: () => !watching,
   });
   const watches = [
     await watchCollection(
@@ -224,6 +225,7 @@ async function measure(env: DevEnvironment, n: number, procs: EngineProcess[]): 
   await sleep(STEADY_S * 1000);
   const steadyEnd = await snapshot();
   const steadyPeak = rss.stop();
+  watching = false;
   for (const w of await Promise.all(watches)) await w.stop();
 
   const services = objects.filter((o) => o.kind === 'InferenceService').map((o) => o.metadata.name);
