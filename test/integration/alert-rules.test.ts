@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { binary } from '../../src/tools/components.ts';
 import { components } from '../helpers/components.ts';
 
 const RULES = 'deploy/charts/inference-controller/rules/alerts.yaml';
 const TESTS = 'test/prometheus/alerts.test.yaml';
+const CHART = 'deploy/charts/inference-controller';
 const promtool = () => binary(components('prometheus'), 'prometheus', 'promtool');
 
 describe('alert rules under promtool', () => {
@@ -39,6 +40,35 @@ describe('alert rules under promtool', () => {
       alerts.filter((a) => !firing.has(a)),
       [],
       'alerts without a test that expects them to fire',
+    );
+  });
+
+  it('the chart renders the same groups as a PrometheusRule, and the engine PodMonitor, only when enabled', () => {
+    const helm = binary(components('helm'), 'helm');
+    const render = (...set: string[]) => {
+      const r = spawnSync(helm, ['template', 't', CHART, '--set', 'temporal.address=temporal:7233', ...set], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return parseAllDocuments(r.stdout)
+        .map((d) => d.toJSON() as { kind?: string; spec?: Record<string, unknown> } | null)
+        .filter((d) => d !== null);
+    };
+    const kinds = (docs: ReturnType<typeof render>) => docs.map((d) => d.kind);
+    assert.ok(!kinds(render()).includes('PrometheusRule'));
+    assert.ok(!kinds(render()).includes('PodMonitor'));
+    const docs = render(
+      '--set',
+      'monitoring.prometheusRule.enabled=true',
+      '--set',
+      'monitoring.enginePodMonitor.enabled=true',
+    );
+    const rule = docs.find((d) => d.kind === 'PrometheusRule');
+    assert.deepEqual(rule?.spec, parse(readFileSync(RULES, 'utf8')));
+    const monitor = docs.find((d) => d.kind === 'PodMonitor');
+    assert.deepEqual(
+      (monitor?.spec?.selector as { matchExpressions: { key: string }[] }).matchExpressions.map((e) => e.key),
+      ['production-stack.vllm.ai/model', 'production-stack.vllm.ai/inference-service'],
     );
   });
 });
