@@ -16,6 +16,7 @@ process.on('exit', () => {
 
 export interface GatewayProcess {
   url: string;
+  pid: number;
   stop: () => Promise<void>;
   output: () => string;
 }
@@ -46,6 +47,7 @@ export async function startGatewayProcess(
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     output: () => output,
     stop: async () => {
       if (child.exitCode !== null) return;

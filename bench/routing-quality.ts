@@ -1,16 +1,21 @@
 /**
- * Routing quality: four KV-cache simulators behind `infctl gateway`, a seeded multi-turn chat trace, Poisson
- * arrivals at several rates, one fresh set of simulators per (strategy, rate) cell.
- *   8 tenants, each with a 1,000-token system prompt; 128 users (at most 64 active), 8 rounds each; a user
- *   starts with a unique 1,000-token history and adds a 100-token question and a 100-token answer per round.
+ * Routing quality: four KV-cache simulators behind `infctl gateway` or a peer router (vllm-router,
+ * sglang-router; bench/peers.ts), seeded traces, Poisson arrivals at several rates, one fresh set of
+ * simulators per (trace, router, rate) cell.
+ *   multi-turn: 8 tenants, each with a 1,000-token system prompt; 128 users (at most 64 active), 8 rounds each;
+ *   a user starts with a unique 1,000-token history and adds a 100-token question and answer per round.
+ *   shared-prefix: `--groups` groups x `--prompts` prompts; each group has a 2,000-token system prompt, each
+ *   prompt a unique 50-token question and its own session; the groups' requests interleave.
  * Reports per cell: prefix-cache hit rate (the simulators' own counters), that rate as a fraction of the
  * trace's oracle (an unlimited cache replaying the same requests in the same order), TTFT p50/p90/p99 at
  * the client, throughput and load balance.
- * Run: node --import tsx bench/routing-quality.ts [--rates 8,12,16] [--strategies RoundRobin,PrefixHash,...]
+ * Run: node --import tsx bench/routing-quality.ts [--rates 8,12,16] [--traces multi-turn,shared-prefix]
+ *   [--strategies RoundRobin,PrefixHash,...,vllm-router:consistent_hash,sglang-router:cache_aware] [--users 128]
  */
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { metricSum, parseExposition } from '../src/metrics/exposition.ts';
+import { startPeer, treeCpuSeconds, type PeerName } from './peers.ts';
 import { startGatewayProcess, startSimulator, type Simulator } from './processes.ts';
 import { fixed, seeded, summarize, table } from './stats.ts';
 
@@ -21,7 +26,11 @@ const { values } = parseArgs({
       type: 'string',
       default: 'RoundRobin,LeastLoaded,PrefixHash,SessionAffinity,PrecisePrefix',
     },
+    traces: { type: 'string', default: 'multi-turn' },
     users: { type: 'string', default: '128' },
+    groups: { type: 'string', default: '8' },
+    prompts: { type: 'string', default: '16' },
+    'max-tokens': { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
   },
 });
@@ -65,6 +74,20 @@ const conversations: { system: string; history: string; questions: string[]; ans
     questions: Array.from({ length: ROUNDS }, () => text(100)),
     answers: Array.from({ length: ROUNDS }, () => text(100)),
   }));
+const MAX_TOKENS = Number(values['max-tokens']);
+const sharedSystems = Array.from({ length: Number(values.groups) }, () => text(2000));
+/** The shared-prefix trace: every group's prompts, interleaved group by group. */
+const shared: { messages: Message[]; session: string }[] = [];
+for (let p = 0; p < Number(values.prompts); p++)
+  sharedSystems.forEach((system, g) =>
+    shared.push({
+      messages: [
+        { role: 'system', content: system },
+        { role: 'user', content: text(50) },
+      ],
+      session: `g${g}-q${p}`,
+    }),
+  );
 function messagesFor(user: number, round: number): Message[] {
   const c = conversations[user]!;
   const messages: Message[] = [
@@ -120,22 +143,16 @@ interface Outcome {
   perEndpoint: Map<string, number>;
   errors: number;
   seconds: number;
-  order: [number, number][];
+  order: Message[][];
 }
 
 function send(
   url: string,
-  user: number,
-  round: number,
+  messages: Message[],
+  session: string,
 ): Promise<{ ttft: number; endpoint: string; ok: boolean }> {
   const body = Buffer.from(
-    JSON.stringify({
-      model: MODEL,
-      stream: true,
-      max_tokens: 100,
-      ignore_eos: true,
-      messages: messagesFor(user, round),
-    }),
+    JSON.stringify({ model: MODEL, stream: true, max_tokens: MAX_TOKENS, ignore_eos: true, messages }),
   );
   return new Promise((resolve) => {
     const started = performance.now();
@@ -144,7 +161,7 @@ function send(
       headers: {
         'content-type': 'application/json',
         'content-length': body.length,
-        'x-session-id': `user-${user}`,
+        'x-session-id': session,
       },
     });
     req.on('response', (res) => {
@@ -196,9 +213,10 @@ async function runCell(url: string, rate: number): Promise<Outcome> {
     const r = round[user]!;
     round[user] = r + 1;
     sent++;
-    outcome.order.push([user, r]);
+    const messages = messagesFor(user, r);
+    outcome.order.push(messages);
     inflight.push(
-      send(url, user, r).then((result) => {
+      send(url, messages, `user-${user}`).then((result) => {
         if (result.ok) outcome.ttft.push(result.ttft);
         else outcome.errors++;
         outcome.perEndpoint.set(result.endpoint, (outcome.perEndpoint.get(result.endpoint) ?? 0) + 1);
@@ -213,73 +231,120 @@ async function runCell(url: string, rate: number): Promise<Outcome> {
   return outcome;
 }
 
-async function simCounters(sims: Simulator[]): Promise<{ hits: number; queries: number }> {
+/** The shared-prefix trace at Poisson arrivals (open loop). */
+async function runSharedCell(url: string, rate: number): Promise<Outcome> {
+  const arrivals = seeded(3000 + rate);
+  const outcome: Outcome = { ttft: [], perEndpoint: new Map(), errors: 0, seconds: 0, order: [] };
+  const started = performance.now();
+  let clock = started;
+  const inflight: Promise<void>[] = [];
+  for (const { messages, session } of shared) {
+    clock += (-Math.log(1 - arrivals()) / rate) * 1000;
+    const wait = clock - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    outcome.order.push(messages);
+    inflight.push(
+      send(url, messages, session).then((result) => {
+        if (result.ok) outcome.ttft.push(result.ttft);
+        else outcome.errors++;
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  outcome.seconds = (performance.now() - started) / 1000;
+  return outcome;
+}
+
+/** Prefix-cache counters summed over the simulators, and each one's queried tokens (its load). */
+async function simCounters(sims: Simulator[]): Promise<{ hits: number; queries: number; each: number[] }> {
   let hits = 0;
   let queries = 0;
+  const each: number[] = [];
   for (const sim of sims) {
     const samples = parseExposition(await (await fetch(`${sim.url}/metrics`)).text());
     hits += metricSum(samples, 'vllm:prefix_cache_hits') ?? 0;
-    queries += metricSum(samples, 'vllm:prefix_cache_queries') ?? 0;
+    const q = metricSum(samples, 'vllm:prefix_cache_queries') ?? 0;
+    queries += q;
+    each.push(q);
   }
-  return { hits, queries };
+  return { hits, queries, each };
+}
+
+/** Our gateway with a strategy, or `<peer>:<policy>`. */
+async function startRouter(router: string, sims: Simulator[]) {
+  const [peer, policy] = router.split(':');
+  if (policy !== undefined)
+    return startPeer(
+      peer as PeerName,
+      policy,
+      sims.map((s) => s.url),
+    );
+  return startGatewayProcess({
+    routeStrategy: router,
+    schedulingPolicy: router === 'RoundRobin' ? 'round-robin' : 'gpu-load-aware',
+    models: [
+      {
+        model: MODEL,
+        services: [{ name: 'sims', endpoints: sims.map((s, i) => ({ url: s.url, name: `sim-${i}` })) }],
+      },
+    ],
+  });
 }
 
 const rows: (string | number)[][] = [];
 const strategies = values.strategies.split(',');
 const rates = values.rates.split(',').map(Number);
-for (const rate of rates) {
-  for (const strategy of strategies) {
-    const sims: Simulator[] = [];
-    for (let i = 0; i < 4; i++) sims.push(await startSimulator({ model: MODEL, args: SIM_ARGS }));
-    const gateway = await startGatewayProcess({
-      routeStrategy: strategy,
-      schedulingPolicy: strategy === 'RoundRobin' ? 'round-robin' : 'gpu-load-aware',
-      models: [
-        {
-          model: MODEL,
-          services: [{ name: 'sims', endpoints: sims.map((s, i) => ({ url: s.url, name: `sim-${i}` })) }],
-        },
-      ],
-    });
-    try {
-      const before = await simCounters(sims);
-      const outcome = await runCell(gateway.url, rate);
-      const after = await simCounters(sims);
-      const oracle = new Oracle();
-      for (const [user, round] of outcome.order) oracle.replay(messagesFor(user, round));
-      const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
-      const oracleRate = oracle.hits / oracle.queries;
-      const t = summarize(outcome.ttft);
-      const counts = [...outcome.perEndpoint.values()];
-      const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
-      rows.push([
-        rate,
-        strategy,
-        fixed(hitRate * 100, 1),
-        fixed(oracleRate * 100, 1),
-        fixed(hitRate / oracleRate, 3),
-        fixed(t.p50, 0),
-        fixed(t.p90, 0),
-        fixed(t.p99, 0),
-        fixed((USERS * ROUNDS - outcome.errors) / outcome.seconds, 2),
-        fixed(Math.max(...counts) / mean, 2),
-        outcome.errors,
-      ]);
-      console.error(`rate ${rate} ${strategy}: done in ${outcome.seconds.toFixed(0)} s`);
-    } finally {
-      await gateway.stop();
-      for (const s of sims) s.stop();
+for (const trace of values.traces.split(','))
+  for (const rate of rates) {
+    for (const strategy of strategies) {
+      const sims: Simulator[] = [];
+      for (let i = 0; i < 4; i++) sims.push(await startSimulator({ model: MODEL, args: SIM_ARGS }));
+      const router = await startRouter(strategy, sims);
+      try {
+        const before = await simCounters(sims);
+        const cpuBefore = treeCpuSeconds(router.pid);
+        const outcome = await (trace === 'shared-prefix' ? runSharedCell : runCell)(router.url, rate);
+        const cpu = treeCpuSeconds(router.pid) - cpuBefore;
+        const after = await simCounters(sims);
+        const oracle = new Oracle();
+        for (const messages of outcome.order) oracle.replay(messages);
+        const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
+        const oracleRate = oracle.hits / oracle.queries;
+        const t = summarize(outcome.ttft);
+        const loads = after.each.map((q, i) => q - before.each[i]!);
+        const mean = loads.reduce((a, b) => a + b, 0) / loads.length;
+        const n = outcome.order.length;
+        rows.push([
+          trace,
+          rate,
+          strategy,
+          fixed(hitRate * 100, 1),
+          fixed(oracleRate * 100, 1),
+          fixed(hitRate / oracleRate, 3),
+          fixed(t.p50, 0),
+          fixed(t.p90, 0),
+          fixed(t.p99, 0),
+          fixed((n - outcome.errors) / outcome.seconds, 2),
+          fixed(Math.max(...loads) / mean, 2),
+          fixed((cpu / n) * 1000, 2),
+          outcome.errors,
+        ]);
+        console.error(`${trace} rate ${rate} ${strategy}: done in ${outcome.seconds.toFixed(0)} s`);
+      } finally {
+        await router.stop();
+        for (const s of sims) s.stop();
+      }
     }
   }
-}
 console.log(
-  `Routing quality: ${USERS} users (${MAX_ACTIVE} active at most) x ${ROUNDS} rounds, ${TENANTS} tenants, 4 simulators (${SIM_ARGS.join(' ')})\n`,
+  `Routing quality: multi-turn ${USERS} users (${MAX_ACTIVE} active at most) x ${ROUNDS} rounds, ${TENANTS} tenants; shared-prefix ${values.groups} groups x ${values.prompts} prompts; max_tokens ${MAX_TOKENS}; 4 simulators (${SIM_ARGS.join(' ')})\n`,
 );
 console.log(
   table(
     [
+      'trace',
       'rate/s',
-      'strategy',
+      'router',
       'hit %',
       'oracle %',
       'of oracle',
@@ -288,6 +353,7 @@ console.log(
       'p99 ms',
       'req/s',
       'max/mean load',
+      'CPU s/1k req',
       'errors',
     ],
     rows,
