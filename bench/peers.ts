@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitFor } from '../src/cli/dev/processes.ts';
-import { toolsDir } from '../src/cli/dev/paths.ts';
+import { toolsDir } from '../src/tools/components.ts';
 
 const PEERS = {
   'vllm-router': { version: '0.1.17', args: [] as string[] },

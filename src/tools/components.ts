@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Built components are cached outside the checkout, keyed by version, so every clone and CI run reuses them. */
-function toolsDir(): string {
+export function toolsDir(): string {
   return (
     process.env.INFCTL_TOOLS_DIR ??
     join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'inference-controller', 'tools')
