@@ -12,6 +12,8 @@ import {
 import { Context } from '@temporalio/activity';
 import type { KubeClient } from '../kube/client.ts';
 import type { ReplicaRuntime, RolloutHooks } from '../runtime/replica-runtime.ts';
+import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
+import { deployedGatewayAdmins } from './gateway/discovery.ts';
 import {
   cacheReplicas,
   modelReplicas,
@@ -47,6 +49,8 @@ export function createActivities(
   gatewayAdmin?: GatewayAdmin,
   /** What InferenceService authors may ask for beyond serving (the worker reads it from its environment). */
   policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
+  /** Deploys the gateways the InferenceGateways describe (Kubernetes), or none (the process runtime). */
+  gateways: GatewayRuntime = LOCAL_GATEWAYS,
 ) {
   return classified({
     async resolveServiceInputs(input: { namespace: string; name: string; spec: InferenceServiceSpec }) {
@@ -79,6 +83,10 @@ export function createActivities(
     async resolveRoutes(input: { namespace: string; spec: InferenceGatewaySpec }) {
       return resolveRoutes(kube, input.namespace, input.spec);
     },
+    /** The gateway an InferenceGateway describes: Deployment, Service, admin Secret, ServiceAccount. */
+    async deployGateway(input: { namespace: string; name: string; spec: InferenceGatewaySpec }) {
+      return (await gateways.deployGateway(input)) ?? null;
+    },
     async findCacheReplicas(input: { namespace: string; model: string; cacheName: string }) {
       return cacheReplicas(kube, input.namespace, input.model, input.cacheName);
     },
@@ -94,16 +102,24 @@ export function createActivities(
      */
     async transferCache(input: {
       model: string;
+      /** The cache's namespace: its deployed gateways are found there (absent in workflows started earlier). */
+      namespace?: string;
       from: CacheReplica;
       to: CacheReplica;
       ttlSeconds: number;
       reason: string;
     }) {
-      if (!gatewayAdmin || gatewayAdmin.urls.length === 0)
+      const admins =
+        gatewayAdmin && gatewayAdmin.urls.length > 0
+          ? [gatewayAdmin]
+          : input.namespace
+            ? await deployedGatewayAdmins(kube, input.namespace)
+            : [];
+      if (admins.length === 0)
         throw ApplicationFailure.nonRetryable(
-          'no gateway admin API is configured for the worker: set INFCTL_GATEWAY_ADMIN_URLS and INFCTL_GATEWAY_ADMIN_TOKEN',
+          `no gateway admin API found: no InferenceGateway${input.namespace ? ` in ${input.namespace}` : ''} publishes status.adminUrl, and INFCTL_GATEWAY_ADMIN_URLS is not set`,
         );
-      const { results, prompts } = await shiftOwnership(gatewayAdmin, {
+      const { results, prompts } = await shiftOwnership(admins, {
         model: input.model,
         from: input.from.url,
         to: input.to.url,

@@ -120,6 +120,20 @@ const InferenceGatewayStatusSchema = z
     conditions: conditionsField(),
     routes: z.array(RouteStatusSchema).optional().describe('Readiness of every route.'),
     readyRoutes: z.string().optional().describe('Ready routes out of all, for example "1/2".'),
+    address: z
+      .string()
+      .optional()
+      .describe("The deployed gateway's OpenAI-compatible endpoint (its Service on spec.listener.port)."),
+    adminUrl: z
+      .string()
+      .optional()
+      .describe("The deployed gateway's admin API, for the worker's cache transfers."),
+    adminSecret: z
+      .string()
+      .optional()
+      .describe('The Secret (same namespace) holding the admin API token under "token".'),
+    replicas: z.int().min(0).optional().describe('Gateway replicas asked for.'),
+    readyReplicas: z.int().min(0).optional().describe('Gateway replicas ready.'),
   })
   .describe('Observed state of an InferenceGateway.');
 

@@ -170,6 +170,11 @@ export const paths = {
   services: (ns: string) => `/api/v1/namespaces/${ns}/services`,
   service: (ns: string, name: string) => `/api/v1/namespaces/${ns}/services/${name}`,
   pods: (ns: string) => `/api/v1/namespaces/${ns}/pods`,
+  secrets: (ns: string) => `/api/v1/namespaces/${ns}/secrets`,
+  secret: (ns: string, name: string) => `/api/v1/namespaces/${ns}/secrets/${name}`,
+  serviceAccount: (ns: string, name: string) => `/api/v1/namespaces/${ns}/serviceaccounts/${name}`,
+  roleBinding: (ns: string, name: string) =>
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${name}`,
   events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
   custom: (plural: string, ns: string, name?: string) =>
     `/apis/production-stack.vllm.ai/v1alpha1/namespaces/${ns}/${plural}${name ? `/${name}` : ''}`,

@@ -42,6 +42,10 @@ const PATH_HELPERS: Record<string, { apiGroup: string; resource: string }> = {
   services: { apiGroup: '', resource: 'services' },
   service: { apiGroup: '', resource: 'services' },
   pods: { apiGroup: '', resource: 'pods' },
+  secrets: { apiGroup: '', resource: 'secrets' },
+  secret: { apiGroup: '', resource: 'secrets' },
+  serviceAccount: { apiGroup: '', resource: 'serviceaccounts' },
+  roleBinding: { apiGroup: 'rbac.authorization.k8s.io', resource: 'rolebindings' },
   events: { apiGroup: '', resource: 'events' },
 };
 const LITERAL_PATHS: [RegExp, { apiGroup: string; resource: string }][] = [
@@ -201,7 +205,7 @@ export function uncoveredCalls(calls: readonly ApiCall[], rows: readonly Permiss
 /** Permissions a row grants that no call in the files it names needs: one line per extra verb. */
 export function unusedPermissions(calls: readonly ApiCall[], rows: readonly PermissionRow[]): string[] {
   const out: string[] = [];
-  for (const row of rows)
+  for (const row of rows.filter((r) => !r.impliedBy))
     for (const resource of row.resources)
       for (const verb of row.verbs) {
         const needed = calls.some(

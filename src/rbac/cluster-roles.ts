@@ -6,11 +6,22 @@ export const CLUSTER_ROLES_TEMPLATE = 'templates/clusterroles.yaml';
 
 const HEADER = `# Generated from src/rbac/permissions.ts by \`make crds\`; do not edit.\n`;
 
-/** The rows as Kubernetes PolicyRules. */
+/** The Helm expression of the release's full name, for `{fullname}` in resourceNames. */
+const FULLNAME = '{{ include "inference-controller.fullname" . }}';
+
+/** The rows as Kubernetes PolicyRules; `fullname` replaces `{fullname}` in resource names. */
 export function policyRules(
   rows: readonly PermissionRow[],
-): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
-  return rows.map((r) => ({ apiGroups: [r.apiGroup], resources: [...r.resources], verbs: [...r.verbs] }));
+  fullname = FULLNAME,
+): { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[] {
+  return rows.map((r) => ({
+    apiGroups: [r.apiGroup],
+    resources: [...r.resources],
+    verbs: [...r.verbs],
+    ...(r.resourceNames
+      ? { resourceNames: r.resourceNames.map((n) => n.replace('{fullname}', fullname)) }
+      : {}),
+  }));
 }
 
 function rules(rows: readonly PermissionRow[]): string {
@@ -19,7 +30,8 @@ function rules(rows: readonly PermissionRow[]): string {
       (r) =>
         `  - apiGroups: [${r.apiGroups.map((g) => JSON.stringify(g)).join(', ')}]\n` +
         `    resources: [${r.resources.join(', ')}]\n` +
-        `    verbs: [${r.verbs.join(', ')}]\n`,
+        `    verbs: [${r.verbs.join(', ')}]\n` +
+        (r.resourceNames ? `    resourceNames: [${r.resourceNames.map((n) => `"${n}"`).join(', ')}]\n` : ''),
     )
     .join('');
 }

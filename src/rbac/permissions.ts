@@ -6,7 +6,8 @@
  */
 import { GROUP, KINDS } from '../api/index.ts';
 
-export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+export type Verb =
+  'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection' | 'bind';
 
 export interface PermissionRow {
   /** '' is the core group. */
@@ -14,6 +15,10 @@ export interface PermissionRow {
   /** Plural resource names; `plural/status` for the status subresource. */
   resources: readonly string[];
   verbs: readonly Verb[];
+  /** Only these objects; `{fullname}` stands for the release's full name (the chart's objects' prefix). */
+  resourceNames?: readonly string[];
+  /** Why the row is needed though no call names it (the API server checks it on another call). */
+  impliedBy?: string;
   /** The source files whose calls need this row (the unit test checks each file makes such a call). */
   usedBy: readonly string[];
 }
@@ -51,6 +56,7 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
         'src/activities/kubernetes/resources.ts',
         'src/activities/kubernetes/service-activities.ts',
         'src/activities/kubernetes/dependents.ts',
+        'src/runtime/kubernetes/gateway-deployment.ts',
       ],
     },
     {
@@ -72,14 +78,56 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       apiGroup: 'apps',
       resources: ['deployments'],
       verbs: ['get', 'list', 'create', 'patch', 'delete'],
-      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
+      usedBy: [
+        'src/runtime/kubernetes/kubernetes-runtime.ts',
+        'src/runtime/kubernetes/gateway-deployment.ts',
+      ],
     },
     // The backend Service in front of the replicas.
     {
       apiGroup: '',
       resources: ['services'],
       verbs: ['list', 'create', 'patch', 'delete'],
-      usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts'],
+      usedBy: [
+        'src/runtime/kubernetes/kubernetes-runtime.ts',
+        'src/runtime/kubernetes/gateway-deployment.ts',
+      ],
+    },
+    // The deployed gateways' admin URLs (cache transfers find them in the InferenceGateways' status).
+    {
+      apiGroup: GROUP,
+      resources: ['inferencegateways'],
+      verbs: ['list'],
+      usedBy: ['src/activities/gateway/discovery.ts'],
+    },
+    // A deployed gateway's admin token: created once, read back by the cache transfers.
+    {
+      apiGroup: '',
+      resources: ['secrets'],
+      verbs: ['get', 'create'],
+      usedBy: ['src/runtime/kubernetes/gateway-deployment.ts'],
+    },
+    // A deployed gateway's ServiceAccount, bound in its namespace to the chart's gateway ClusterRole.
+    {
+      apiGroup: '',
+      resources: ['serviceaccounts'],
+      verbs: ['create', 'patch'],
+      usedBy: ['src/runtime/kubernetes/gateway-deployment.ts'],
+    },
+    {
+      apiGroup: 'rbac.authorization.k8s.io',
+      resources: ['rolebindings'],
+      verbs: ['create', 'patch'],
+      usedBy: ['src/runtime/kubernetes/gateway-deployment.ts'],
+    },
+    {
+      apiGroup: 'rbac.authorization.k8s.io',
+      resources: ['clusterroles'],
+      verbs: ['bind'],
+      resourceNames: ['{fullname}-gateway'],
+      impliedBy:
+        'creating the RoleBinding: the API server lets only who may bind a role (or holds all its permissions) bind it',
+      usedBy: ['src/runtime/kubernetes/gateway-deployment.ts'],
     },
     // Rollout progress, endpoints, PDD pairing.
     {

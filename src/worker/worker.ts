@@ -12,6 +12,8 @@ import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../temporal/connection.ts';
 import { KubeClient } from '../kube/client.ts';
+import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
+import { KubernetesGatewayRuntime } from '../runtime/kubernetes/gateway-deployment.ts';
 
 const COMPILED = !import.meta.url.endsWith('.ts');
 const WORKFLOWS = fileURLToPath(new URL(`../workflows/index.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
@@ -44,7 +46,25 @@ function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
   });
 }
 
-/** The gateways' admin APIs for cache transfers: INFCTL_GATEWAY_ADMIN_URLS (comma-separated) and _TOKEN. */
+/**
+ * Who deploys the InferenceGateways' gateways: on Kubernetes, Deployments of INFCTL_GATEWAY_IMAGE (the chart
+ * sets its own image) whose ServiceAccounts are bound to INFCTL_GATEWAY_CLUSTER_ROLE; the process runtime none.
+ */
+function gatewaysFromEnvironment(kube: KubeClient): GatewayRuntime {
+  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') === 'process') return LOCAL_GATEWAYS;
+  return new KubernetesGatewayRuntime(kube, {
+    image: process.env.INFCTL_GATEWAY_IMAGE || 'inference-controller:latest',
+    clusterRole: process.env.INFCTL_GATEWAY_CLUSTER_ROLE || 'inference-controller-gateway',
+    ...(process.env.INFCTL_GATEWAY_IMAGE_PULL_POLICY
+      ? { imagePullPolicy: process.env.INFCTL_GATEWAY_IMAGE_PULL_POLICY }
+      : {}),
+  });
+}
+
+/**
+ * Gateways run by hand (dev, `make demo`): INFCTL_GATEWAY_ADMIN_URLS (comma-separated) and _TOKEN. Without
+ * them the worker finds the deployed gateways from the InferenceGateways' status.adminUrl.
+ */
 function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
   const urls = (process.env.INFCTL_GATEWAY_ADMIN_URLS ?? '')
     .split(',')
@@ -70,6 +90,7 @@ export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClie
       runtimeFromEnvironment(kube),
       gatewayAdminFromEnvironment(),
       servicePolicyFromEnv(),
+      gatewaysFromEnvironment(kube),
     ),
     // SIGINT/SIGTERM drain in-flight tasks before the process exits.
     shutdownGraceTime: '10 seconds',

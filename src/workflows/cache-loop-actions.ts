@@ -96,6 +96,7 @@ async function transferNow(
   try {
     result = await cacheActions.transferCache({
       model: spec.modelName,
+      namespace: state.namespace,
       from: source,
       to: target,
       ttlSeconds: OWNERSHIP_TTL_SECONDS,

@@ -144,17 +144,33 @@ export const InferenceGatewayWorkflow = observedWorkflow<InferenceGatewaySpec>(
   'InferenceGateway',
   async (state) => {
     const spec = state.spec;
+    // Workflows started before gateways were deployed replay without this step.
+    const deployed = patched('gateway-deployment')
+      ? await steps.deployGateway({ namespace: state.namespace, name: state.name, spec })
+      : null;
     const routes = await steps.resolveRoutes({ namespace: state.namespace, spec });
     const ready = routes.filter((r) => r.ready);
     const notReady = routes.filter((r) => !r.ready);
+    const gateway = deployed
+      ? {
+          address: deployed.address,
+          adminUrl: deployed.adminUrl,
+          ...(deployed.adminSecret ? { adminSecret: deployed.adminSecret } : {}),
+          replicas: deployed.replicas,
+          readyReplicas: deployed.readyReplicas,
+        }
+      : {};
+    const routesMessage =
+      notReady.length === 0
+        ? `${routes.length} route(s) ready`
+        : notReady.map((r) => `${r.model}: ${r.reason}`).join('; ');
     return {
       ready: notReady.length === 0,
       reason: notReady.length === 0 ? 'RoutesReady' : 'RoutesNotReady',
-      message:
-        notReady.length === 0
-          ? `${routes.length} route(s) ready`
-          : notReady.map((r) => `${r.model}: ${r.reason}`).join('; '),
-      fields: { routes, readyRoutes: `${ready.length}/${routes.length}` },
+      message: deployed
+        ? `${routesMessage}; gateway at ${deployed.address} (${deployed.readyReplicas}/${deployed.replicas} replicas ready)`
+        : routesMessage,
+      fields: { routes, readyRoutes: `${ready.length}/${routes.length}`, ...gateway },
     };
   },
 );

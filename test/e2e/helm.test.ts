@@ -112,6 +112,7 @@ async function startProduct(
   processes[`${prefix}worker`] = await startWorker(env, {
     KUBECONFIG: kubeconfigs.worker!,
     TEMPORAL_TASK_QUEUE: queue,
+    INFCTL_GATEWAY_CLUSTER_ROLE: `${FULLNAME}-gateway`,
     ...workerEnv,
   });
   processes[`${prefix}controller`] = await startController(env, 1000, {
@@ -149,7 +150,7 @@ const applyWorkerRole = (rows: readonly PermissionRow[]) =>
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRole',
         metadata: { name: `${FULLNAME}-worker` },
-        rules: policyRules(rows),
+        rules: policyRules(rows, FULLNAME),
       }),
     ),
     'apply the worker ClusterRole',
@@ -184,6 +185,12 @@ interface Resource {
   status?: {
     observedGeneration?: number;
     readyRoutes?: string;
+    /** InferenceGateway: its deployed gateway. */
+    address?: string;
+    adminUrl?: string;
+    adminSecret?: string;
+    /** Deployment. */
+    availableReplicas?: number;
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
 }
@@ -407,6 +414,43 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       get('inferencegateway', 'llm-gateway')?.status?.readyRoutes === '1/2' ? true : undefined,
     );
     console.log(`# examples Ready ${((Date.now() - started) / 1000).toFixed(1)}s after apply`);
+
+    // The InferenceGateway's own gateway: a Deployment with spec.replicas (scheduled on kwok), a Service on
+    // spec.listener.port, the admin token in a Secret, and the address in the status.
+    const gatewayStatus = await eventually('llm-gateway publishes its address', () => {
+      const s = get('inferencegateway', 'llm-gateway')?.status;
+      return s?.address && s.adminUrl ? s : undefined;
+    });
+    assert.equal(gatewayStatus.address, `http://llm-gateway-gateway.${NS}.svc:8080`);
+    assert.equal(gatewayStatus.adminUrl, `http://llm-gateway-gateway.${NS}.svc:9090`);
+    const deployment = get('deployment', 'llm-gateway-gateway') as unknown as {
+      spec: { replicas: number; template: { spec: { serviceAccountName: string } } };
+    };
+    assert.equal(deployment.spec.replicas, 1);
+    assert.equal(deployment.spec.template.spec.serviceAccountName, 'llm-gateway-gateway');
+    const service = get('service', 'llm-gateway-gateway') as unknown as {
+      spec: { ports: { name: string; port: number }[] };
+    };
+    assert.deepEqual(
+      service.spec.ports.map((p) => [p.name, p.port]),
+      [
+        ['http', 8080],
+        ['admin', 9090],
+      ],
+    );
+    const token = kubectl([
+      'get',
+      'secret',
+      '-n',
+      NS,
+      String(gatewayStatus.adminSecret),
+      '-o',
+      'jsonpath={.data.token}',
+    ]).stdout;
+    assert.equal(Buffer.from(token, 'base64').toString().length, 64);
+    await eventually('the gateway Deployment is available on kwok', () =>
+      get('deployment', 'llm-gateway-gateway')?.status?.availableReplicas === 1 ? true : undefined,
+    );
 
     // The gateway, reading through its own ServiceAccount, serves the InferenceGateway's routes.
     const models = await until('gateway lists llama3-70b', async () => {

@@ -5,7 +5,10 @@
 import type { OwnershipShiftAnswer, WarmPrompt } from '../../api/index.ts';
 import type { CacheReplica } from '../vllm/cache-actions.ts';
 
-/** Where the gateways' admin APIs are (the worker reads INFCTL_GATEWAY_ADMIN_URLS and _TOKEN). */
+/**
+ * Where gateways' admin APIs are, with the token they share: from the deployed gateways' statuses (discovery.ts),
+ * or INFCTL_GATEWAY_ADMIN_URLS and _TOKEN for gateways run by hand (dev, `make demo`).
+ */
 export interface GatewayAdmin {
   urls: string[];
   token: string;
@@ -28,29 +31,31 @@ const TIMEOUT_MS = 5000;
  * activity retries; a gateway that does not know the endpoints is reported, not fatal.
  */
 export async function shiftOwnership(
-  admin: GatewayAdmin,
+  admins: readonly GatewayAdmin[],
   request: { model: string; from: string; to: string; reason: string; ttlSeconds: number },
 ): Promise<{ results: ShiftResult[]; prompts: WarmPrompt[] }> {
   const prompts = new Map<number, WarmPrompt>();
   const results = await Promise.all(
-    admin.urls.map(async (gateway): Promise<ShiftResult> => {
-      try {
-        const res = await fetch(`${gateway.replace(/\/+$/, '')}/admin/ownership`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` },
-          body: JSON.stringify(request),
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        });
-        const text = await res.text();
-        if (!res.ok)
-          return { gateway, moved: 0, served: 0, error: `HTTP ${res.status}: ${text.slice(0, 300)}` };
-        const answer = JSON.parse(text) as OwnershipShiftAnswer;
-        for (const m of answer.moved) if (m.prompt) prompts.set(m.key, m.prompt);
-        return { gateway, moved: answer.moved.length, served: answer.served };
-      } catch (err) {
-        return { gateway, moved: 0, served: 0, error: (err as Error).message, unreachable: true };
-      }
-    }),
+    admins
+      .flatMap((admin) => admin.urls.map((gateway) => ({ gateway, token: admin.token })))
+      .map(async ({ gateway, token }): Promise<ShiftResult> => {
+        try {
+          const res = await fetch(`${gateway.replace(/\/+$/, '')}/admin/ownership`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify(request),
+            signal: AbortSignal.timeout(TIMEOUT_MS),
+          });
+          const text = await res.text();
+          if (!res.ok)
+            return { gateway, moved: 0, served: 0, error: `HTTP ${res.status}: ${text.slice(0, 300)}` };
+          const answer = JSON.parse(text) as OwnershipShiftAnswer;
+          for (const m of answer.moved) if (m.prompt) prompts.set(m.key, m.prompt);
+          return { gateway, moved: answer.moved.length, served: answer.served };
+        } catch (err) {
+          return { gateway, moved: 0, served: 0, error: (err as Error).message, unreachable: true };
+        }
+      }),
   );
   if (results.every((r) => r.unreachable))
     throw new Error(
