@@ -34,10 +34,13 @@ function workflowBundle(): Promise<WorkflowBundleOption> {
   return bundle;
 }
 
-/** Where replicas run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process, for dev and demos). */
+/** Where replicas (and deployed gateways) run: Kubernetes (default) or local processes (INFCTL_RUNTIME=process). */
+function onProcesses(): boolean {
+  return (process.env.INFCTL_RUNTIME ?? 'kubernetes') === 'process';
+}
+
 function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
-  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') !== 'process')
-    return new KubernetesRuntime(kube, serviceEvents(kube));
+  if (!onProcesses()) return new KubernetesRuntime(kube, serviceEvents(kube));
   const tools = requireTools(['llm-d-inference-sim']);
   return new ProcessRuntime({
     dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
@@ -51,7 +54,7 @@ function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
  * sets its own image) whose ServiceAccounts are bound to INFCTL_GATEWAY_CLUSTER_ROLE; the process runtime none.
  */
 function gatewaysFromEnvironment(kube: KubeClient): GatewayRuntime {
-  if ((process.env.INFCTL_RUNTIME ?? 'kubernetes') === 'process') return LOCAL_GATEWAYS;
+  if (onProcesses()) return LOCAL_GATEWAYS;
   return new KubernetesGatewayRuntime(kube, {
     image: process.env.INFCTL_GATEWAY_IMAGE || 'inference-controller:latest',
     clusterRole: process.env.INFCTL_GATEWAY_CLUSTER_ROLE || 'inference-controller-gateway',
