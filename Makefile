@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_DEPS := node_modules/.package-lock.json
 
-.PHONY: help deps tools lint typecheck crds test test-unit test-integration demo dev-up dev-down clean
+.PHONY: help deps tools lint typecheck crds dashboards test test-unit test-integration demo dev-up dev-down clean
 
 .PHONY: build image
 
@@ -29,6 +29,9 @@ typecheck: deps ## TypeScript strict type check.
 
 crds: deps ## Regenerate crds/ from src/api.
 	./bin/infctl crds generate
+
+dashboards: deps ## Regenerate the chart's Grafana dashboards from src/dashboards.
+	./bin/infctl dashboards generate
 
 build: deps ## Compile to plain JavaScript in dist/ with the prebuilt workflow bundle (npm run build).
 	npm run build

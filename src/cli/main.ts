@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { staleCrds, writeCrds } from './crds.ts';
+import { staleDashboards, writeDashboards } from '../dashboards/index.ts';
 import { DEV_USAGE, runDev } from './dev/command.ts';
 import { runValidate } from './validate.ts';
 import { runController, runResourceCommand, runWorker } from './engine.ts';
@@ -13,6 +14,8 @@ const USAGE = `infctl — inference-controller command line
       Validate resources (multi-document YAML) and the references between them.
   infctl crds generate [--dir crds]   Write the CRDs generated from src/api.
   infctl crds check [--dir crds]      Exit 1 if the checked-in CRDs are stale.
+  infctl dashboards generate|check    Write the Grafana dashboards generated from src/dashboards into the
+                                      chart's dashboards/ folder, or exit 1 if the checked-in ones are stale.
 
 Engine (Temporal settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
@@ -79,6 +82,20 @@ async function main(argv: string[]): Promise<number> {
         return stale.length > 0 ? 1 : 0;
       }
       process.stderr.write('usage: infctl crds generate|check [--dir crds]\n');
+      return 2;
+    }
+    case 'dashboards': {
+      if (rest[0] === 'generate') {
+        for (const file of await writeDashboards()) process.stdout.write(`wrote ${file}\n`);
+        return 0;
+      }
+      if (rest[0] === 'check') {
+        const stale = await staleDashboards();
+        for (const s of stale) process.stderr.write(`stale dashboard: ${s}\n`);
+        if (stale.length > 0) process.stderr.write('run `make dashboards` and commit the result\n');
+        return stale.length > 0 ? 1 : 0;
+      }
+      process.stderr.write('usage: infctl dashboards generate|check\n');
       return 2;
     }
     case 'dev':
