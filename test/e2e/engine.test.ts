@@ -1,93 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
-import { stringify } from 'yaml';
-import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { binary } from '../../src/tools/components.ts';
-import { components, releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
-import {
-  infctlFor,
-  startController,
-  startWorker,
-  temporalFor,
-  type EngineProcess,
-} from '../helpers/engine.ts';
-import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { components } from '../helpers/components.ts';
+import { API, condition, engineSuite, type Condition } from '../helpers/engine-suite.ts';
+import { eventually } from '../helpers/kubectl.ts';
 
 const NS = `e2e-engine-${process.pid}`;
-const API = 'production-stack.vllm.ai/v1alpha1';
-let env: DevEnvironment;
-let kubectl: (args: string[], input?: string) => KubectlResult;
-let temporal: Client;
-const engine: EngineProcess[] = [];
-
-const json = <T>(args: string[]): T => JSON.parse(kubectl([...args, '-n', NS, '-o', 'json']).stdout) as T;
-const apply = (doc: object) => {
-  const r = kubectl(['apply', '-n', NS, '-f', '-'], stringify(doc));
-  assert.equal(r.code, 0, r.stderr);
-};
-const infctl = (...args: string[]) => infctlFor(env)(...args);
-/** A merge patch of one resource in the test namespace; answers kubectl's exit code. */
-const patchSpec = (kind: string, name: string, patch: string) =>
-  kubectl(['patch', kind, name, '-n', NS, '--type=merge', '-p', patch]).code;
-
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-interface Resource {
-  metadata: { generation: number; name: string; finalizers?: string[] };
-  spec: Record<string, unknown>;
-  status?: { observedGeneration?: number; conditions?: Condition[]; [key: string]: unknown };
-}
-interface Deployment {
-  metadata: { name: string; annotations: Record<string, string> };
-  spec: {
-    replicas: number;
-    template: {
-      spec: {
-        nodeSelector?: Record<string, string>;
-        containers: { command: string[]; resources: { limits?: Record<string, string> } }[];
-      };
-    };
-  };
-  status: { availableReplicas?: number };
-}
-
-const condition = (r: Resource | undefined, type: string) =>
-  r?.status?.conditions?.find((c) => c.type === type);
-const get = (kind: string, name: string) => {
-  const r = kubectl(['get', kind, name, '-n', NS, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Resource) : undefined;
-};
-const ready = (kind: string, name: string) => {
-  const r = get(kind, name);
-  return condition(r, 'Ready')?.status === 'True' && r?.status?.observedGeneration === r?.metadata.generation
-    ? r
-    : undefined;
-};
-const deployment = (name: string) => {
-  const r = kubectl(['get', 'deployment', name, '-n', NS, '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Deployment) : undefined;
-};
+const suite = engineSuite(NS);
+const { apply, deployment, get, infctl, json, kubectl, patchSpec, ready } = suite;
 
 describe('the durable reconcile engine on the local cluster', () => {
-  before(async () => {
-    env = await useDevEnvironment();
-    kubectl = kubectlFor(env);
-    temporal = await temporalFor(env);
-    assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
-    engine.push(await startWorker(env), await startController(env));
-  });
-  after(async () => {
-    kubectl(['delete', 'namespace', NS, '--wait=false']);
-    for (const p of engine) await p.kill();
-    await temporal?.connection.close();
-    await releaseDevEnvironment();
-  });
+  before(() => suite.setUp());
+  after(() => suite.tearDown());
 
   it('rolls out the five original examples: TP, SD and P/D flags, pods on matching kwok nodes, status Ready', async () => {
     const started = Date.now();
@@ -271,67 +196,6 @@ describe('the durable reconcile engine on the local cluster', () => {
     );
   });
 
-  it('reports InvalidSpec naming a missing reference and recovers by itself when it appears', async () => {
-    apply({
-      apiVersion: API,
-      kind: 'InferenceService',
-      metadata: { name: 'orphan' },
-      spec: { modelName: 'orphan-model', inferenceCacheRef: 'late-cache' },
-    });
-    const invalid = await eventually(
-      'orphan InvalidSpec',
-      () => {
-        const r = get('inferenceservice', 'orphan');
-        return condition(r, 'InvalidSpec')?.status === 'True' ? r : undefined;
-      },
-      60_000,
-    );
-    assert.match(
-      condition(invalid, 'InvalidSpec')?.message ?? '',
-      /spec\.inferenceCacheRef: InferenceCache "late-cache" not found/,
-    );
-    assert.equal(condition(invalid, 'Ready')?.status, 'False');
-    assert.equal(deployment('orphan'), undefined);
-    apply({
-      apiVersion: API,
-      kind: 'InferenceCache',
-      metadata: { name: 'late-cache' },
-      spec: { modelName: 'orphan-model', blockSize: 32 },
-    });
-    const recovered = await eventually('orphan Ready', () => ready('inferenceservice', 'orphan'), 60_000);
-    assert.equal(condition(recovered, 'InvalidSpec')?.status, 'False');
-    assert.match(
-      deployment('orphan')?.spec.template.spec.containers[0]?.command.join(' ') ?? '',
-      /--block-size 32/,
-    );
-  });
-
-  it('marks a spec the CRD schema cannot fully check (a regex that does not compile) InvalidSpec, naming the field', async () => {
-    apply({
-      apiVersion: API,
-      kind: 'InferenceService',
-      metadata: { name: 'bad-regex' },
-      spec: {
-        modelName: 'bad-regex-model',
-        nlpFilters: { promptGuard: { blockedPatterns: ['SSN', 'regex:([a-z'] } },
-      },
-    });
-    const invalid = await eventually(
-      'bad-regex InvalidSpec',
-      () => {
-        const r = get('inferenceservice', 'bad-regex');
-        return condition(r, 'InvalidSpec')?.status === 'True' ? r : undefined;
-      },
-      60_000,
-    );
-    assert.equal(condition(invalid, 'InvalidSpec')?.reason, 'SpecInvalid');
-    assert.match(
-      condition(invalid, 'InvalidSpec')?.message ?? '',
-      /spec\.nlpFilters\.promptGuard\.blockedPatterns\[1\]: regular expression does not compile/,
-    );
-    assert.equal(deployment('bad-regex'), undefined);
-  });
-
   it('pauses reconciliation with infctl pause and applies the waiting change on resume', async () => {
     const ref = `InferenceService/${NS}/solo`;
     const paused = infctl('pause', ref, 'maintenance window');
@@ -368,7 +232,7 @@ describe('the durable reconcile engine on the local cluster', () => {
           'workflow',
           'signal',
           '--address',
-          env.temporalAddress,
+          suite.env().temporalAddress,
           '--workflow-id',
           `InferenceService/${NS}/solo`,
           '--name',
@@ -401,7 +265,7 @@ describe('the durable reconcile engine on the local cluster', () => {
         'workflow',
         'signal',
         '--address',
-        env.temporalAddress,
+        suite.env().temporalAddress,
         '--workflow-id',
         `InferenceService/${NS}/solo`,
         '--name',
@@ -439,41 +303,5 @@ describe('the durable reconcile engine on the local cluster', () => {
       },
       60_000,
     );
-  });
-
-  it('starts no duplicate work when two controllers run at once', async () => {
-    engine.push(await startController(env));
-    apply({
-      apiVersion: API,
-      kind: 'InferenceService',
-      metadata: { name: 'twin' },
-      spec: { modelName: 'twin-model' },
-    });
-    await eventually('twin Ready', () => ready('inferenceservice', 'twin'), 60_000);
-    await new Promise((r) => setTimeout(r, 3000));
-    const runs: string[] = [];
-    for await (const wf of temporal.workflow.list({ query: `WorkflowId = "InferenceService/${NS}/twin"` }))
-      runs.push(wf.runId);
-    assert.equal(runs.length, 1, 'one workflow run');
-    const history = infctl('history', `InferenceService/${NS}/twin`).out;
-    assert.equal(history.match(/ applyDeployment /g)?.length, 1, history);
-    // Both controllers deliver generation 1; the workflow acts on it once.
-    assert.ok((history.match(/signal spec \(generation 1\)/g)?.length ?? 0) >= 1, history);
-    assert.equal(history.match(/ resolveServiceInputs /g)?.length, 1, history);
-  });
-
-  it('deleting a resource removes what it owns, its finalizer, and completes its workflow', async () => {
-    assert.deepEqual(get('inferenceservice', 'twin')?.metadata.finalizers, [
-      'production-stack.vllm.ai/finalizer',
-    ]);
-    assert.equal(
-      kubectl(['delete', 'inferenceservice', 'twin', '-n', NS, '--wait=true', '--timeout=60s']).code,
-      0,
-    );
-    assert.equal(get('inferenceservice', 'twin'), undefined);
-    assert.equal(deployment('twin'), undefined);
-    assert.equal(kubectl(['get', 'service', 'twin', '-n', NS]).code, 1);
-    const description = await temporal.workflow.getHandle(`InferenceService/${NS}/twin`).describe();
-    assert.equal(description.status.name, 'COMPLETED');
   });
 });

@@ -8,6 +8,35 @@ import {
   StaticRouteSource,
   type GatewayOptions,
 } from '../../src/gateway/index.ts';
+import { metricSum, parseExposition } from '../../src/metrics/exposition.ts';
+import type { Simulator } from './components.ts';
+
+/** The model every gateway test routes. */
+export const MODEL = 'llama3-70b';
+const endpointsOf = (sims: Simulator[]) => sims.map((s, i) => ({ url: s.url, name: `sim-${i}` }));
+/** A route file: MODEL served by one service over the simulators, named sim-0, sim-1, ... */
+export const route = (
+  sims: Simulator[],
+  extra: Record<string, unknown> = {},
+  service: Record<string, unknown> = {},
+) => ({
+  models: [{ model: MODEL, services: [{ name: 'svc', endpoints: endpointsOf(sims), ...service }] }],
+  ...extra,
+});
+/** A route file: MODEL over the simulators, round-robin. */
+export const twoEndpoints = (sims: Simulator[], extra: Record<string, unknown> = {}) =>
+  route(sims, { routeStrategy: 'RoundRobin', schedulingPolicy: 'round-robin', ...extra });
+/** A chat request for MODEL with one user message. */
+export const question = (text: string, extra: Record<string, unknown> = {}) => ({
+  model: MODEL,
+  max_tokens: 5,
+  messages: [{ role: 'user', content: text }],
+  ...extra,
+});
+/** A counter of the simulator's /metrics, summed over its series. */
+export async function simMetric(sim: Simulator, name: string): Promise<number> {
+  return metricSum(parseExposition(await (await fetch(`${sim.url}/metrics`)).text()), name) ?? 0;
+}
 
 export interface RunningGateway {
   url: string;
