@@ -5,7 +5,8 @@ import type { InferenceCache } from './inference-cache.ts';
 import type { InferenceGateway } from './inference-gateway.ts';
 import type { InferenceService } from './inference-service.ts';
 import { KINDS, kindInfo } from './kinds.ts';
-import { KIND_PDD, type PrefillDecodingDisaggregation } from './prefill-decoding-disaggregation.ts';
+import type { PrefillDecodingDisaggregation } from './prefill-decoding-disaggregation.ts';
+import { keyOf, referencesFrom, sameModel, servedModel, type Reference } from './references.ts';
 import type { SpeculativeDecoding } from './speculative-decoding.ts';
 
 export type Severity = 'error' | 'warning';
@@ -238,12 +239,28 @@ export function validateText(
 }
 
 const namespaceOf = (r: AnyResource) => r.metadata.namespace ?? 'default';
-const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+const keyIn = (kind: string, namespace: string, name: string) => keyOf({ kind, namespace, name });
+
+/** What `infctl validate` says when a reference names a resource of another model. */
+function otherModel(ref: Reference, has: string | undefined): string {
+  const named = `${ref.edge.to} "${ref.name}"`;
+  switch (ref.edge.to) {
+    case 'InferenceCache':
+      return `${named} manages model "${has}", but this service serves "${ref.model}"`;
+    case 'SpeculativeDecoding':
+      return `${named} targets model "${has}", not "${ref.model}"`;
+    case 'InferenceService':
+      return `${named} serves model "${has}", not "${ref.model}"`;
+    default:
+      return `${named} is for model "${has}", not "${ref.model}"`;
+  }
+}
 
 /**
- * Checks references between resources of one set. In a cluster a dangling reference is a condition to report,
- * not a rejection, so these are warnings unless `strict`. Documents that failed validation are named in
- * `invalid` so that references to them are not reported as missing on top of their own errors.
+ * Checks references between resources of one set (the edges of references.ts). In a cluster a dangling
+ * reference is a condition to report, not a rejection, so these are warnings unless `strict`. Documents that
+ * failed validation are named in `invalid` so that references to them are not reported as missing on top of
+ * their own errors.
  */
 export function checkReferences(
   resources: readonly ParsedResource[],
@@ -251,11 +268,11 @@ export function checkReferences(
 ): Problem[] {
   const severity: Severity = options.strict ? 'error' : 'warning';
   const problems: Problem[] = [];
-  const invalid = new Set((options.invalid ?? []).map((r) => keyOf(r.kind, r.namespace, r.name)));
+  const invalid = new Set((options.invalid ?? []).map((r) => keyOf(r)));
   const index = new Map<string, ParsedResource>();
   for (const parsed of resources) {
     const r = parsed.resource;
-    const key = keyOf(r.kind, namespaceOf(r), r.metadata.name);
+    const key = keyIn(r.kind, namespaceOf(r), r.metadata.name);
     const first = index.get(key);
     if (first) {
       problems.push({
@@ -270,95 +287,28 @@ export function checkReferences(
       });
     } else index.set(key, parsed);
   }
-  const find = <T extends AnyResource>(kind: T['kind'], namespace: string, name: string) =>
-    index.get(keyOf(kind, namespace, name))?.resource as T | undefined;
 
   for (const parsed of resources) {
     const r = parsed.resource;
     const ns = namespaceOf(r);
-    const report = (path: (string | number)[], message: string) =>
-      problems.push({
-        severity,
-        file: parsed.file,
-        document: parsed.document,
-        kind: r.kind,
-        name: r.metadata.name,
-        path: formatPath(path),
-        message,
-        line: parsed.lineOf(path),
-      });
-    const missing = (kind: string, name: string) =>
-      `${kind} "${name}" is not defined in namespace "${ns}" among the given files`;
-    const isInvalid = (kind: string, name: string) => invalid.has(keyOf(kind, ns, name));
-
-    switch (r.kind) {
-      case 'InferenceGateway':
-        r.spec.routes.forEach((route, i) => {
-          const refs = [
-            { path: ['spec', 'routes', i, 'inferenceServiceRef'], name: route.inferenceServiceRef },
-            ...route.split.map((s, j) => ({
-              path: ['spec', 'routes', i, 'split', j, 'inferenceServiceRef'],
-              name: s.inferenceServiceRef,
-            })),
-          ];
-          for (const ref of refs) {
-            const svc = find<InferenceService>('InferenceService', ns, ref.name);
-            if (!svc) {
-              if (!isInvalid('InferenceService', ref.name))
-                report(ref.path, missing('InferenceService', ref.name));
-            } else if (svc.spec.modelName !== route.model) {
-              report(
-                ref.path,
-                `InferenceService "${ref.name}" serves model "${svc.spec.modelName}", not "${route.model}"`,
-              );
-            }
-          }
+    for (const ref of referencesFrom(r.kind, r.spec)) {
+      const report = (message: string) =>
+        problems.push({
+          severity,
+          file: parsed.file,
+          document: parsed.document,
+          kind: r.kind,
+          name: r.metadata.name,
+          path: formatPath(ref.path),
+          message,
+          line: parsed.lineOf(ref.path),
         });
-        break;
-      case 'InferenceService': {
-        const ref = r.spec.inferenceCacheRef;
-        if (ref === undefined) break;
-        const cache = find<InferenceCache>('InferenceCache', ns, ref);
-        if (!cache) {
-          if (!isInvalid('InferenceCache', ref))
-            report(['spec', 'inferenceCacheRef'], missing('InferenceCache', ref));
-        } else if (cache.spec.modelName !== r.spec.modelName) {
-          report(
-            ['spec', 'inferenceCacheRef'],
-            `InferenceCache "${ref}" manages model "${cache.spec.modelName}", but this service serves "${r.spec.modelName}"`,
-          );
-        }
-        break;
-      }
-      case 'InferenceCache': {
-        if (r.spec.pddRef !== undefined) {
-          const pdd = find<PrefillDecodingDisaggregation>('PrefillDecodingDisaggregation', ns, r.spec.pddRef);
-          if (!pdd) {
-            if (!isInvalid(KIND_PDD, r.spec.pddRef))
-              report(['spec', 'pddRef'], missing(KIND_PDD, r.spec.pddRef));
-          } else if (pdd.spec.modelName !== r.spec.modelName) {
-            report(
-              ['spec', 'pddRef'],
-              `PrefillDecodingDisaggregation "${r.spec.pddRef}" is for model "${pdd.spec.modelName}", not "${r.spec.modelName}"`,
-            );
-          }
-        }
-        if (r.spec.sdRef !== undefined) {
-          const sd = find<SpeculativeDecoding>('SpeculativeDecoding', ns, r.spec.sdRef);
-          if (!sd) {
-            if (!isInvalid('SpeculativeDecoding', r.spec.sdRef))
-              report(['spec', 'sdRef'], missing('SpeculativeDecoding', r.spec.sdRef));
-          } else if (sd.spec.targetModel !== r.spec.modelName) {
-            report(
-              ['spec', 'sdRef'],
-              `SpeculativeDecoding "${r.spec.sdRef}" targets model "${sd.spec.targetModel}", not "${r.spec.modelName}"`,
-            );
-          }
-        }
-        break;
-      }
-      default:
-        break;
+      const key = keyIn(ref.edge.to, ns, ref.name);
+      const target = index.get(key)?.resource;
+      if (!target) {
+        if (!invalid.has(key))
+          report(`${ref.edge.to} "${ref.name}" is not defined in namespace "${ns}" among the given files`);
+      } else if (!sameModel(ref, target.spec)) report(otherModel(ref, servedModel(ref.edge.to, target.spec)));
     }
   }
   return problems;

@@ -4,7 +4,7 @@
  * re-delivers everything (workflows ignore generations they have seen, so duplicates are harmless).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { FINALIZER, KINDS, parseSpec } from '../api/index.ts';
+import { FINALIZER, KINDS, keyOf, parseSpec, refOf, servedModel, type ResourceRef } from '../api/index.ts';
 import { KubeApiError, paths, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/objects.ts';
 import { watchCollection, type WatchedCollection } from '../kube/informer.ts';
@@ -59,7 +59,7 @@ export class Controller {
         onDelete: (obj) => {
           this.metrics.events.inc({ kind: info.kind, type: 'delete' });
           this.index.forget(obj as Resource);
-          this.delivered.delete(keyOf(obj as Resource));
+          this.delivered.delete(keyOf(refOf(obj as Resource)));
         },
         log: this.log,
         stopped: () => this.stopped,
@@ -88,7 +88,7 @@ export class Controller {
   }
 
   private enqueue(obj: Resource, resync: boolean): void {
-    const key = keyOf(obj);
+    const key = keyOf(refOf(obj));
     this.metrics.events.inc({ kind: obj.kind, type: resync ? 'resync' : 'change' });
     if (!this.arrived.has(key)) this.arrived.set(key, performance.now());
     // A resync re-delivers everything, in case a workflow was lost (terminated, or its history reset).
@@ -134,7 +134,7 @@ export class Controller {
       namespace,
       name,
       taskQueue: this.options.taskQueue,
-      model: modelOf(obj),
+      model: servedModel(kind, obj.spec),
       pollIntervalMs: this.options.pollIntervalMs,
     });
 
@@ -151,14 +151,15 @@ export class Controller {
       return;
     }
     const generation = obj.metadata.generation ?? 1;
-    if (this.delivered.get(keyOf(obj)) !== generation) {
+    const key = keyOf(refOf(obj));
+    if (this.delivered.get(key) !== generation) {
       // Parsed once, here: the workflow gets the typed spec with its defaults, or no work starts at all.
       const parsed = parseSpec(kind, obj.spec);
       if (!parsed.ok) {
         await reportInvalidSpec(this.options.kube, obj, parsed.problems);
         this.metrics.invalidSpecs.inc({ kind });
-        this.log(`${keyOf(obj)}: generation ${generation} is InvalidSpec: ${parsed.problems.join('; ')}`);
-        this.delivered.set(keyOf(obj), generation);
+        this.log(`${key}: generation ${generation} is InvalidSpec: ${parsed.problems.join('; ')}`);
+        this.delivered.set(key, generation);
         return;
       }
       if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
@@ -170,15 +171,12 @@ export class Controller {
         }),
       );
       this.metrics.signalLatency.observe({ kind }, (performance.now() - arrived) / 1000);
-      this.delivered.set(keyOf(obj), generation);
+      this.delivered.set(key, generation);
     } else if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
     for (const dependent of this.index.update(obj)) await this.notify(dependent, obj);
   }
 
-  private async notify(
-    dependent: { kind: string; namespace: string; name: string },
-    cause: Resource,
-  ): Promise<void> {
+  private async notify(dependent: ResourceRef, cause: Resource): Promise<void> {
     try {
       await this.counted(dependent.kind, 'dependencyChanged', () =>
         this.options.temporal.workflow
@@ -223,11 +221,4 @@ export class Controller {
       throw err;
     }
   }
-}
-
-const keyOf = (obj: Resource) => `${obj.kind}/${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`;
-
-function modelOf(obj: Resource): string | undefined {
-  const spec = obj.spec as { modelName?: string; targetModel?: string } | undefined;
-  return spec?.modelName ?? spec?.targetModel;
 }

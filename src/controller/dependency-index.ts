@@ -1,8 +1,21 @@
 /**
  * Who depends on whom: an InferenceService on its InferenceCache, and through it on a PDD and a
- * SpeculativeDecoding; a gateway on the services its routes name. When a resource's spec (or, for a service,
- * its readiness) changes, the dependents must reconcile.
+ * SpeculativeDecoding; a gateway on the services its routes name (the edges of api/references.ts); the
+ * resources that observe a model's services on those services. When a resource's spec (or, for a service,
+ * its readiness) changes, the dependents must reconcile. Reverse maps, kept as resources arrive and leave, so
+ * a change costs its own dependents, not a scan of every resource.
  */
+import {
+  KIND_INFERENCE_SERVICE,
+  OBSERVES_MODEL_SERVICES,
+  edgesTo,
+  keyOf,
+  refOf,
+  referencesFrom,
+  servedModel,
+  type ResourceRef,
+} from '../api/index.ts';
+
 export interface Resource {
   apiVersion: string;
   kind: string;
@@ -18,88 +31,111 @@ export interface Resource {
   status?: Record<string, unknown>;
 }
 
-export interface Ref {
-  kind: string;
-  namespace: string;
-  name: string;
+/** A multimap of keys whose sets keep insertion order. */
+class Links {
+  private readonly map = new Map<string, Map<string, ResourceRef>>();
+  add(at: string, ref: ResourceRef): void {
+    let set = this.map.get(at);
+    if (!set) this.map.set(at, (set = new Map()));
+    set.set(keyOf(ref), ref);
+  }
+  remove(at: string, ref: ResourceRef): void {
+    const set = this.map.get(at);
+    set?.delete(keyOf(ref));
+    if (set?.size === 0) this.map.delete(at);
+  }
+  get(at: string): ResourceRef[] {
+    return [...(this.map.get(at)?.values() ?? [])];
+  }
 }
 
-const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+/** Where a resource stands in the reverse maps: the targets it names (by edge), the model it observes. */
+interface Entry {
+  ref: ResourceRef;
+  names: { edge: string; target: string }[];
+  model?: string;
+}
+
+const edgeKey = (from: string, to: string) => `${from}>${to}`;
+const modelKey = (namespace: string, model: string) => `${namespace}/${model}`;
 
 export class DependencyIndex {
-  private readonly specs = new Map<string, Resource>();
+  private readonly entries = new Map<string, Entry>();
+  /** `<edge> <target key>` → the resources that name the target by that edge. */
+  private readonly referrers = new Links();
+  /** `<namespace>/<model>` → the resources that observe the services of the model. */
+  private readonly observers = new Links();
+  /** The models the services serve, for their observers. */
+  private readonly serviceModels = new Map<string, string>();
   /** The last generation (and, for services, readiness) seen per resource: changes trigger dependents. */
   private readonly seen = new Map<string, string>();
 
   forget(obj: Resource): void {
-    const key = keyOf(obj.kind, obj.metadata.namespace ?? 'default', obj.metadata.name);
-    this.specs.delete(key);
+    const key = keyOf(refOf(obj));
+    this.unlink(key);
     this.seen.delete(key);
   }
 
   /** Records a resource; returns the dependents to signal when it changed in a way they care about. */
-  update(obj: Resource): Ref[] {
-    const ns = obj.metadata.namespace ?? 'default';
-    const key = keyOf(obj.kind, ns, obj.metadata.name);
+  update(obj: Resource): ResourceRef[] {
+    const ref = refOf(obj);
+    const key = keyOf(ref);
     const fingerprint =
-      obj.kind === 'InferenceService'
+      obj.kind === KIND_INFERENCE_SERVICE
         ? `${obj.metadata.generation}:${JSON.stringify(obj.status?.endpoints ?? [])}:${String(obj.status?.phase)}`
         : String(obj.metadata.generation);
     const previous = this.seen.get(key);
-    this.specs.set(key, obj);
+    this.link(ref, obj.spec);
     this.seen.set(key, fingerprint);
     // A first sighting counts as a change: it may be the resource a dependent reported missing. After a
     // controller restart this costs the dependents one reconcile that finds nothing to roll out.
     if (previous === fingerprint) return [];
-    return this.dependentsOf(obj.kind, ns, obj.metadata.name);
+    return this.dependentsOf(ref);
   }
 
-  dependentsOf(kind: string, namespace: string, name: string): Ref[] {
-    const inNs = [...this.specs.values()].filter((r) => (r.metadata.namespace ?? 'default') === namespace);
-    const ref = (r: Resource): Ref => ({ kind: r.kind, namespace, name: r.metadata.name });
-    const servicesOfCache = (cache: string) =>
-      inNs.filter((r) => r.kind === 'InferenceService' && r.spec?.inferenceCacheRef === cache);
-    switch (kind) {
-      case 'InferenceCache':
-        return servicesOfCache(name).map(ref);
-      case 'PrefillDecodingDisaggregation':
-      case 'SpeculativeDecoding': {
-        const field = kind === 'SpeculativeDecoding' ? 'sdRef' : 'pddRef';
-        const caches = inNs.filter((r) => r.kind === 'InferenceCache' && r.spec?.[field] === name);
-        const out = caches.flatMap((c) => servicesOfCache(c.metadata.name)).map(ref);
-        // The resource's own workflow reports which services it reaches.
-        return out;
+  private dependentsOf(target: ResourceRef): ResourceRef[] {
+    const out = new Map<string, ResourceRef>();
+    const add = (r: ResourceRef) => out.set(keyOf(r), r);
+    for (const edge of edgesTo(target.kind)) {
+      for (const referrer of this.referrersBy(edgeKey(edge.from, edge.to), target)) {
+        if (edge.reaches === 'referrer') add(referrer);
+        // What a cache links reaches the services that render the cache.
+        else
+          for (const e of edgesTo(referrer.kind))
+            this.referrersBy(edgeKey(e.from, e.to), referrer).forEach(add);
       }
-      case 'InferenceService': {
-        const gateways = inNs.filter(
-          (r) =>
-            r.kind === 'InferenceGateway' &&
-            (
-              (r.spec?.routes as
-                { inferenceServiceRef?: string; split?: { inferenceServiceRef?: string }[] }[] | undefined) ??
-              []
-            ).some(
-              (route) =>
-                route.inferenceServiceRef === name ||
-                (route.split ?? []).some((s) => s.inferenceServiceRef === name),
-            ),
-        );
-        const related = inNs.filter(
-          (r) =>
-            (r.kind === 'PrefillDecodingDisaggregation' ||
-              r.kind === 'InferenceCache' ||
-              r.kind === 'SpeculativeDecoding') &&
-            this.servesSameModel(r, this.specs.get(keyOf('InferenceService', namespace, name))),
-        );
-        return [...gateways, ...related].map(ref);
-      }
-      default:
-        return [];
     }
+    const model = target.kind === KIND_INFERENCE_SERVICE ? this.serviceModels.get(keyOf(target)) : undefined;
+    if (model !== undefined) this.observers.get(modelKey(target.namespace, model)).forEach(add);
+    return [...out.values()];
   }
 
-  private servesSameModel(r: Resource, svc: Resource | undefined): boolean {
-    const model = svc?.spec?.modelName;
-    return model !== undefined && (r.spec?.modelName === model || r.spec?.targetModel === model);
+  private referrersBy(edge: string, target: ResourceRef): ResourceRef[] {
+    return this.referrers.get(`${edge} ${keyOf(target)}`);
+  }
+
+  private link(ref: ResourceRef, spec: unknown): void {
+    const key = keyOf(ref);
+    this.unlink(key);
+    const names = referencesFrom(ref.kind, spec).map((r) => ({
+      edge: edgeKey(r.edge.from, r.edge.to),
+      target: keyOf({ kind: r.edge.to, namespace: ref.namespace, name: r.name }),
+    }));
+    for (const n of names) this.referrers.add(`${n.edge} ${n.target}`, ref);
+    const model = servedModel(ref.kind, spec);
+    const observes = model !== undefined && OBSERVES_MODEL_SERVICES.includes(ref.kind);
+    if (observes) this.observers.add(modelKey(ref.namespace, model), ref);
+    if (ref.kind === KIND_INFERENCE_SERVICE && model !== undefined) this.serviceModels.set(key, model);
+    this.entries.set(key, { ref, names, ...(observes ? { model } : {}) });
+  }
+
+  private unlink(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    for (const n of entry.names) this.referrers.remove(`${n.edge} ${n.target}`, entry.ref);
+    if (entry.model !== undefined)
+      this.observers.remove(modelKey(entry.ref.namespace, entry.model), entry.ref);
+    this.serviceModels.delete(key);
+    this.entries.delete(key);
   }
 }

@@ -3,11 +3,12 @@
  * starts every workflow with these; the tests start theirs the same way.
  */
 import type { SearchAttributePair } from '@temporalio/common';
+import { keyOf } from '../api/references.ts';
 import { CrKind, CrName, CrNamespace, ModelName } from './search-attributes.ts';
 
 /** Workflow ID of a resource: `<Kind>/<namespace>/<name>`; the ID is the lock that makes duplicate controllers harmless. */
 export const workflowIdFor = (kind: string, namespace: string, name: string) =>
-  `${kind}/${namespace}/${name}`;
+  keyOf({ kind, namespace, name });
 
 export interface ResourceWorkflow {
   kind: string;

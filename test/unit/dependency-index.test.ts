@@ -65,3 +65,46 @@ describe('the dependency index signals the resources that depend on a change', (
     ]);
   });
 });
+
+describe('the dependency index follows references as they change', () => {
+  it('a service that moves to another cache is reached from the new cache only', () => {
+    const index = new DependencyIndex();
+    index.update(r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'old' }));
+    index.update(r('InferenceCache', 'old', { modelName: 'm' }));
+    index.update(r('InferenceCache', 'new', { modelName: 'm' }));
+    index.update(r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'new' }, 2));
+    assert.deepEqual(index.update(r('InferenceCache', 'old', { modelName: 'm', blockSize: 32 }, 2)), []);
+    assert.deepEqual(index.update(r('InferenceCache', 'new', { modelName: 'm', blockSize: 32 }, 2)), [
+      { kind: 'InferenceService', namespace: 'ns', name: 'svc' },
+    ]);
+  });
+
+  it('a forgotten gateway is no longer reached from its services, and other namespaces never are', () => {
+    const index = new DependencyIndex();
+    index.update(
+      r('InferenceGateway', 'gw', {
+        routes: [{ model: 'm', inferenceServiceRef: 'a', split: [{ inferenceServiceRef: 'b' }] }],
+      }),
+    );
+    const elsewhere = { ...r('InferenceService', 'b', { modelName: 'm' }) };
+    elsewhere.metadata = { ...elsewhere.metadata, namespace: 'other' };
+    assert.deepEqual(index.update(elsewhere), []);
+    assert.deepEqual(index.update(r('InferenceService', 'b', { modelName: 'm' })), [
+      { kind: 'InferenceGateway', namespace: 'ns', name: 'gw' },
+    ]);
+    index.forget(r('InferenceGateway', 'gw', {}));
+    assert.deepEqual(index.update(r('InferenceService', 'b', { modelName: 'm' }, 2)), []);
+  });
+
+  it('a service reaches the observers of its model only, and not after it changed model', () => {
+    const index = new DependencyIndex();
+    index.update(r('SpeculativeDecoding', 'sd-m', { targetModel: 'm', draftModel: 'd' }));
+    index.update(r('PrefillDecodingDisaggregation', 'pdd-x', { modelName: 'x' }));
+    assert.deepEqual(index.update(r('InferenceService', 'svc', { modelName: 'm' })), [
+      { kind: 'SpeculativeDecoding', namespace: 'ns', name: 'sd-m' },
+    ]);
+    assert.deepEqual(index.update(r('InferenceService', 'svc', { modelName: 'x' }, 2)), [
+      { kind: 'PrefillDecodingDisaggregation', namespace: 'ns', name: 'pdd-x' },
+    ]);
+  });
+});

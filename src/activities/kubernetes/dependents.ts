@@ -1,5 +1,16 @@
 import type { CacheReplica } from '../vllm/cache-actions.ts';
-import { LABELS, modelLabelValue, type InferenceGatewaySpec, type ServingRole } from '../../api/index.ts';
+import {
+  KIND_INFERENCE_CACHE,
+  KIND_INFERENCE_GATEWAY,
+  KIND_INFERENCE_SERVICE,
+  LABELS,
+  modelLabelValue,
+  referencesFrom,
+  sameModel,
+  servedModel,
+  type InferenceGatewaySpec,
+  type ServingRole,
+} from '../../api/index.ts';
 import { paths, type KubeClient } from '../../kube/client.ts';
 import type { KubeObject, NodeObject, PodObject } from '../../kube/objects.ts';
 
@@ -11,6 +22,22 @@ interface ServiceResource extends KubeObject {
   };
 }
 
+/** The InferenceServices of a namespace that serve a model, optionally only those that name a cache. */
+async function modelServices(
+  kube: KubeClient,
+  namespace: string,
+  model: string,
+  cacheName?: string,
+): Promise<ServiceResource[]> {
+  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
+  const namesCache = (s: ServiceResource) =>
+    referencesFrom(KIND_INFERENCE_SERVICE, s.spec, KIND_INFERENCE_CACHE).some((r) => r.name === cacheName);
+  return all.filter(
+    (s) =>
+      servedModel(KIND_INFERENCE_SERVICE, s.spec) === model && (cacheName === undefined || namesCache(s)),
+  );
+}
+
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
 export async function servicesForModel(
   kube: KubeClient,
@@ -18,14 +45,7 @@ export async function servicesForModel(
   model: string,
   cacheName?: string,
 ): Promise<string[]> {
-  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
-  return all
-    .filter(
-      (s) =>
-        s.spec?.modelName === model && (cacheName === undefined || s.spec?.inferenceCacheRef === cacheName),
-    )
-    .map((s) => s.metadata.name)
-    .sort();
+  return (await modelServices(kube, namespace, model, cacheName)).map((s) => s.metadata.name).sort();
 }
 
 /**
@@ -38,12 +58,7 @@ async function publishedReplicas(
   model: string,
   cacheName?: string,
 ): Promise<CacheReplica[]> {
-  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
-  return all
-    .filter(
-      (s) =>
-        s.spec?.modelName === model && (cacheName === undefined || s.spec?.inferenceCacheRef === cacheName),
-    )
+  return (await modelServices(kube, namespace, model, cacheName))
     .flatMap((s) =>
       (s.status?.endpoints ?? [])
         .filter((e) => e.ready && e.name && e.url)
@@ -80,43 +95,29 @@ export interface RouteReadiness {
   reason?: string;
 }
 
-/** Resolves every route of a gateway to its services and their ready endpoints. */
+/** Resolves every route of a gateway to its services (the references of api/references.ts) and their ready endpoints. */
 export async function resolveRoutes(
   kube: KubeClient,
   namespace: string,
   spec: InferenceGatewaySpec,
 ): Promise<RouteReadiness[]> {
   const out: RouteReadiness[] = [];
-  for (const route of spec.routes) {
-    for (const ref of [route.inferenceServiceRef, ...route.split.map((s) => s.inferenceServiceRef)]) {
-      const svc = await kube.find<ServiceResource>(paths.custom('inferenceservices', namespace, ref));
-      if (!svc) {
-        out.push({
-          model: route.model,
-          inferenceServiceRef: ref,
-          ready: false,
-          endpoints: 0,
-          reason: `InferenceService "${ref}" not found`,
-        });
-        continue;
-      }
-      if (svc.spec?.modelName !== route.model) {
-        out.push({
-          model: route.model,
-          inferenceServiceRef: ref,
-          ready: false,
-          endpoints: 0,
-          reason: `InferenceService "${ref}" serves "${svc.spec?.modelName}", not "${route.model}"`,
-        });
-        continue;
-      }
+  for (const ref of referencesFrom(KIND_INFERENCE_GATEWAY, spec)) {
+    const model = ref.model ?? '';
+    const notReady = (reason: string) =>
+      out.push({ model, inferenceServiceRef: ref.name, ready: false, endpoints: 0, reason });
+    const svc = await kube.find<ServiceResource>(paths.custom('inferenceservices', namespace, ref.name));
+    if (!svc) notReady(`InferenceService "${ref.name}" not found`);
+    else if (!sameModel(ref, svc.spec))
+      notReady(`InferenceService "${ref.name}" serves "${svc.spec?.modelName}", not "${model}"`);
+    else {
       const ready = (svc.status?.endpoints ?? []).filter((e) => e.ready).length;
       out.push({
-        model: route.model,
-        inferenceServiceRef: ref,
+        model,
+        inferenceServiceRef: ref.name,
         ready: ready > 0,
         endpoints: ready,
-        ...(ready > 0 ? {} : { reason: `InferenceService "${ref}" has no ready endpoint` }),
+        ...(ready > 0 ? {} : { reason: `InferenceService "${ref.name}" has no ready endpoint` }),
       });
     }
   }

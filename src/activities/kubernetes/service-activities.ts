@@ -1,11 +1,21 @@
 import {
   DEFAULT_SERVICE_POLICY,
-  servicePolicyProblems,
-  type ServicePolicy,
   InferenceCacheSpecSchema,
-  PrefillDecodingDisaggregationSpecSchema,
-  SpeculativeDecodingSpecSchema,
+  KIND_INFERENCE_CACHE,
+  KIND_INFERENCE_SERVICE,
+  KIND_PDD,
+  KIND_SPECULATIVE_DECODING,
+  kindInfo,
+  referencesFrom,
+  sameModel,
+  servedModel,
+  servicePolicyProblems,
+  SPEC_SCHEMAS,
   type InferenceCacheSpec,
+  type Reference,
+  type ServicePolicy,
+  type SpecKind,
+  type SpecOf,
   type InferenceServiceSpec,
   type PrefillDecodingDisaggregationSpec,
   type SpeculativeDecodingSpec,
@@ -28,6 +38,8 @@ interface CustomObject extends KubeObject {
   spec?: unknown;
 }
 
+const pluralOf = (ref: Reference) => kindInfo(ref.edge.to)?.plural ?? '';
+
 /** Reads an InferenceService's linked InferenceCache, PDD and SpeculativeDecoding and checks they fit. */
 export async function resolveServiceInputs(
   kube: KubeClient,
@@ -46,69 +58,54 @@ export async function resolveServiceInputs(
     out.invalidSpec = true;
     return out;
   }
-  if (spec.inferenceCacheRef === undefined) return out;
-  const cacheObj = await kube.find<CustomObject>(
-    paths.custom('inferencecaches', namespace, spec.inferenceCacheRef),
-  );
+  // The references of api/references.ts: the service's cache, then what the cache links.
+  const [cacheRef] = referencesFrom(KIND_INFERENCE_SERVICE, spec);
+  if (cacheRef === undefined) return out;
+  const cacheObj = await kube.find<CustomObject>(paths.custom(pluralOf(cacheRef), namespace, cacheRef.name));
   if (!cacheObj) {
     out.problems.push(
-      `spec.inferenceCacheRef: InferenceCache "${spec.inferenceCacheRef}" not found in namespace "${namespace}"`,
+      `${cacheRef.edge.field}: InferenceCache "${cacheRef.name}" not found in namespace "${namespace}"`,
     );
     return out;
   }
   const cache = InferenceCacheSpecSchema.safeParse(cacheObj.spec);
   if (!cache.success) {
     out.problems.push(
-      `spec.inferenceCacheRef: InferenceCache "${spec.inferenceCacheRef}" has an invalid spec: ${cache.error.issues[0]?.message}`,
+      `${cacheRef.edge.field}: InferenceCache "${cacheRef.name}" has an invalid spec: ${cache.error.issues[0]?.message}`,
     );
     return out;
   }
   out.cache = cache.data;
-  if (cache.data.modelName !== spec.modelName) {
+  if (!sameModel(cacheRef, cache.data)) {
     out.problems.push(
-      `spec.inferenceCacheRef: InferenceCache "${spec.inferenceCacheRef}" manages model "${cache.data.modelName}", not "${spec.modelName}"`,
+      `${cacheRef.edge.field}: InferenceCache "${cacheRef.name}" manages model "${cache.data.modelName}", not "${spec.modelName}"`,
     );
   }
-  const linked = async <T>(
-    field: 'pddRef' | 'sdRef',
-    kind: string,
-    plural: string,
-    schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false } },
-    modelOf: (t: T) => string,
-  ): Promise<T | undefined> => {
-    const ref = cache.data[field];
+  /** What the cache links (pddRef, sdRef), parsed with the kind's schema, when it exists and fits. */
+  const linked = async <K extends SpecKind>(to: K): Promise<SpecOf<K> | undefined> => {
+    const [ref] = referencesFrom(KIND_INFERENCE_CACHE, cache.data, to);
     if (ref === undefined) return undefined;
-    const obj = await kube.find<CustomObject>(paths.custom(plural, namespace, ref));
-    const parsed = obj ? schema.safeParse(obj.spec) : undefined;
-    if (!obj || !parsed) {
+    const obj = await kube.find<CustomObject>(paths.custom(pluralOf(ref), namespace, ref.name));
+    const parsed = obj ? SPEC_SCHEMAS[to].safeParse(obj.spec) : undefined;
+    if (!parsed) {
       out.problems.push(
-        `InferenceCache "${spec.inferenceCacheRef}" spec.${field}: ${kind} "${ref}" not found in namespace "${namespace}"`,
+        `InferenceCache "${cacheRef.name}" ${ref.edge.field}: ${to} "${ref.name}" not found in namespace "${namespace}"`,
       );
     } else if (!parsed.success) {
-      out.problems.push(`${kind} "${ref}" has an invalid spec`);
-    } else if (modelOf(parsed.data) !== spec.modelName) {
-      out.problems.push(`${kind} "${ref}" is for model "${modelOf(parsed.data)}", not "${spec.modelName}"`);
-    } else return parsed.data;
+      out.problems.push(`${to} "${ref.name}" has an invalid spec`);
+    } else if (!sameModel({ ...ref, model: spec.modelName }, parsed.data)) {
+      out.problems.push(
+        `${to} "${ref.name}" is for model "${servedModel(to, parsed.data)}", not "${spec.modelName}"`,
+      );
+    } else return parsed.data as SpecOf<K>;
     return undefined;
   };
-  const pdd = await linked(
-    'pddRef',
-    'PrefillDecodingDisaggregation',
-    'prefilldecodingdisaggregations',
-    PrefillDecodingDisaggregationSpecSchema,
-    (p) => p.modelName,
-  );
-  const sd = await linked(
-    'sdRef',
-    'SpeculativeDecoding',
-    'speculativedecodings',
-    SpeculativeDecodingSpecSchema,
-    (d) => d.targetModel,
-  );
+  const pdd = await linked(KIND_PDD);
+  const sd = await linked(KIND_SPECULATIVE_DECODING);
   if (pdd && cache.data.tiers.lmcache?.remoteUrl !== undefined && pdd.kvConnector !== 'LMCacheConnectorV1') {
     // One connector carries the KV: an LMCache tier and another P/D connector cannot both be rendered.
     out.problems.push(
-      `InferenceCache "${spec.inferenceCacheRef}" spec.tiers.lmcache needs the PrefillDecodingDisaggregation's kvConnector to be LMCacheConnectorV1, not ${pdd.kvConnector}`,
+      `InferenceCache "${cacheRef.name}" spec.tiers.lmcache needs the PrefillDecodingDisaggregation's kvConnector to be LMCacheConnectorV1, not ${pdd.kvConnector}`,
     );
   }
   if (pdd) out.pdd = pdd;
