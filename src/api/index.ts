@@ -10,6 +10,7 @@ export * from './kinds.ts';
 export * from './plan.ts';
 export * from './prefill-decoding-disaggregation.ts';
 export * from './prompt-guard.ts';
+export * from './reasons.ts';
 export * from './references.ts';
 export * from './resource.ts';
 export * from './service-policy.ts';

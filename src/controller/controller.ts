@@ -9,11 +9,26 @@ import { KubeApiError, paths, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/objects.ts';
 import { watchCollection, type WatchedCollection } from '../kube/informer.ts';
 import { dependencyChangedSignal, deletedSignal, specSignal } from '../workflows/messages.ts';
-import { WORKFLOW_TYPES } from '../workflows/registry.ts';
+import {
+  InferenceCacheWorkflow,
+  InferenceGatewayWorkflow,
+  InferenceServiceWorkflow,
+  PrefillDecodingDisaggregationWorkflow,
+  SpeculativeDecodingWorkflow,
+} from '../workflows/index.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { resourceWorkflowStart, workflowIdFor } from '../temporal/start.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
 import { reportInvalidSpec } from './invalid-spec.ts';
+
+/** The workflow of each kind; the client names the workflow type after the function. */
+const WORKFLOWS: Record<string, typeof InferenceServiceWorkflow> = {
+  InferenceService: InferenceServiceWorkflow,
+  InferenceCache: InferenceCacheWorkflow,
+  SpeculativeDecoding: SpeculativeDecodingWorkflow,
+  PrefillDecodingDisaggregation: PrefillDecodingDisaggregationWorkflow,
+  InferenceGateway: InferenceGatewayWorkflow,
+};
 
 export interface ControllerOptions {
   kube: KubeClient;
@@ -127,8 +142,8 @@ export class Controller {
     const { kind } = obj;
     const namespace = obj.metadata.namespace ?? 'default';
     const name = obj.metadata.name;
-    const workflowType = WORKFLOW_TYPES[kind];
-    if (!workflowType) return;
+    const workflow = WORKFLOWS[kind];
+    if (!workflow) return;
     const start = resourceWorkflowStart({
       kind,
       namespace,
@@ -141,7 +156,7 @@ export class Controller {
     if (obj.metadata.deletionTimestamp) {
       if (!obj.metadata.finalizers?.includes(FINALIZER)) return;
       await this.counted(kind, 'deleted', () =>
-        this.options.temporal.workflow.signalWithStart(workflowType, {
+        this.options.temporal.workflow.signalWithStart(workflow, {
           ...start,
           signal: deletedSignal,
           signalArgs: [],
@@ -164,7 +179,7 @@ export class Controller {
       }
       if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
       await this.counted(kind, 'spec', () =>
-        this.options.temporal.workflow.signalWithStart(workflowType, {
+        this.options.temporal.workflow.signalWithStart(workflow, {
           ...start,
           signal: specSignal,
           signalArgs: [{ spec: parsed.spec, generation }],

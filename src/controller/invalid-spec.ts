@@ -1,4 +1,4 @@
-import { KINDS, setCondition, type Condition } from '../api/index.ts';
+import { Reason, KINDS, setCondition, type Condition } from '../api/index.ts';
 import { KubeApiError, paths, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/objects.ts';
 import type { Resource } from './dependency-index.ts';
@@ -16,13 +16,19 @@ export async function reportInvalidSpec(kube: KubeClient, obj: Resource, problem
   const now = new Date();
   let conditions = setCondition(
     stored,
-    { type: 'InvalidSpec', status: 'True', reason: 'SpecInvalid', message, observedGeneration: generation },
+    {
+      type: 'InvalidSpec',
+      status: 'True',
+      reason: Reason.SpecInvalid,
+      message,
+      observedGeneration: generation,
+    },
     now,
   );
   if (!stored.some((c) => c.type === 'Ready'))
     conditions = setCondition(
       conditions,
-      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: generation },
+      { type: 'Ready', status: 'False', reason: Reason.InvalidSpec, message, observedGeneration: generation },
       now,
     );
   try {

@@ -21,6 +21,13 @@ export interface ResourceWorkflow {
   pollIntervalMs?: number;
 }
 
+/** What every resource workflow is started with (continue-as-new adds its state). */
+export interface ResourceWorkflowArgs {
+  namespace: string;
+  name: string;
+  pollIntervalMs?: number;
+}
+
 /** The start options of a resource's workflow, for `signalWithStart` (add the signal) or `start`. */
 export function resourceWorkflowStart(r: ResourceWorkflow) {
   const typedSearchAttributes: SearchAttributePair[] = [
@@ -38,7 +45,7 @@ export function resourceWorkflowStart(r: ResourceWorkflow) {
         name: r.name,
         ...(r.pollIntervalMs ? { pollIntervalMs: r.pollIntervalMs } : {}),
       },
-    ],
+    ] as [ResourceWorkflowArgs],
     typedSearchAttributes,
   };
 }

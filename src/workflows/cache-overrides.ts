@@ -21,6 +21,7 @@ import {
   resumeActionsUpdate,
   setPolicySignal,
   setPolicyUpdate,
+  type ActionsPausedResult,
   type ForceEvictRequest,
   type ForceTransferRequest,
   type PauseRequest,
@@ -178,7 +179,7 @@ export function registerCacheOverrides(state: CacheState): void {
     }
   });
 
-  const pauseActions = (request?: PauseRequest) => {
+  const pauseActions = (request?: PauseRequest): ActionsPausedResult => {
     state.data.actionsPaused = {
       ...(request?.reason ? { reason: request.reason } : {}),
       since: new Date().toISOString(),
@@ -186,7 +187,7 @@ export function registerCacheOverrides(state: CacheState): void {
     state.dirty = true;
     return { actionsPaused: true, ...state.data.actionsPaused };
   };
-  const resumeActions = () => {
+  const resumeActions = (): ActionsPausedResult => {
     state.data.actionsPaused = undefined;
     state.data.suppressed = undefined;
     state.dirty = true;

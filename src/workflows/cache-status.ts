@@ -1,7 +1,8 @@
 /** The InferenceCache's status: pool and replica numbers, the last action, overrides; written only on change. */
-import type { ConditionUpdate } from '../api/index.ts';
+import { Reason, type ConditionUpdate } from '../api/index.ts';
 import { steps } from './activities.ts';
 import type { PolicyOverride } from './cache-policy.ts';
+import type { SetPolicyResult } from './messages.ts';
 import { requireSpec, type CacheState } from './cache-state.ts';
 import { setPhase } from './phase.ts';
 
@@ -58,8 +59,13 @@ export async function writeStatus(state: CacheState, force: boolean): Promise<vo
   if (!force && digest === state.data.written) return;
   state.data.written = digest;
   const conditions: ConditionUpdate[] = [
-    { type: 'Ready', status: 'True', reason: services.length ? 'Published' : 'NoServices', message },
-    { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+    {
+      type: 'Ready',
+      status: 'True',
+      reason: services.length ? Reason.Published : Reason.NoServices,
+      message,
+    },
+    { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
   ];
   await steps.writeStatus({
     kind: state.kind,
@@ -73,7 +79,7 @@ export async function writeStatus(state: CacheState, force: boolean): Promise<vo
 
 const round = (n: number) => Math.round(n * 10_000) / 10_000;
 
-export function describeOverride(o: PolicyOverride) {
+export function describeOverride(o: PolicyOverride): NonNullable<SetPolicyResult['override']> {
   return {
     ...(o.thresholdHitRate !== undefined ? { thresholdHitRate: o.thresholdHitRate } : {}),
     ...(o.evictionThreshold !== undefined ? { evictionThreshold: o.evictionThreshold } : {}),

@@ -2,6 +2,7 @@
  * How the entity loop reports what the world did: a step's permanent failure as Degraded, a wait that ended as
  * an Event, and a teardown that always releases the finalizer (the durability rule's reporting side).
  */
+import { Reason } from '../api/index.ts';
 import { log } from '@temporalio/workflow';
 import { steps } from './activities.ts';
 import { StepFailure, StepInterrupted } from './durable.ts';
@@ -9,7 +10,7 @@ import type { EntityBehaviour, EntityState } from './entity.ts';
 import { setPhase } from './phase.ts';
 
 export const waitPhase = (type: string) =>
-  type === 'KubernetesUnavailable' ? 'WaitingForAPIServer' : 'WaitingToRetry';
+  type === 'KubernetesUnavailable' ? Reason.WaitingForAPIServer : Reason.WaitingToRetry;
 
 export const keyOf = (state: EntityState<unknown, unknown>) => ({
   kind: state.kind,
@@ -63,7 +64,7 @@ export async function reportFailure<S, D>(
 /** Records each wait that ended as an Event, so `kubectl describe` shows what the resource waited for. */
 export async function reportWaits(state: EntityState<unknown, unknown>): Promise<void> {
   for (const wait of (state.unreportedWaits ?? []).splice(0)) {
-    const reason = wait.type === 'KubernetesUnavailable' ? 'WaitedForAPIServer' : 'WaitedToRetry';
+    const reason = wait.type === 'KubernetesUnavailable' ? Reason.WaitedForAPIServer : Reason.WaitedToRetry;
     await bestEffort('the wait', () =>
       steps.writeStatus({
         ...keyOf(state),

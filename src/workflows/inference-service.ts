@@ -1,11 +1,12 @@
 import { continueAsNew, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { parseDuration } from '../api/common.ts';
-import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
+import { Reason, type InferenceServiceSpec, type Revision, type ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import { ModelName } from '../temporal/search-attributes.ts';
+import type { ResourceWorkflowArgs } from '../temporal/start.ts';
 
 export interface ServiceData {
   /** The last few revisions rolled out, newest last, so a rollback can re-apply any of them. */
@@ -21,10 +22,7 @@ const KEEP_REVISIONS = 5;
 export type ServiceState = EntityState<InferenceServiceSpec, ServiceData>;
 type Specified = SpecifiedState<InferenceServiceSpec, ServiceData>;
 
-export interface ResourceWorkflowInput {
-  namespace: string;
-  name: string;
-  pollIntervalMs?: number;
+export interface ResourceWorkflowInput extends ResourceWorkflowArgs {
   /** Set when continuing as new. */
   state?: unknown;
 }
@@ -60,7 +58,7 @@ async function rollout(
     revision: target.revision,
     timeoutMs,
   });
-  return { ...outcome, reason: 'RolloutFailed' };
+  return { ...outcome, reason: Reason.RolloutFailed };
 }
 
 function remember(state: ServiceState, revision: Revision) {
@@ -100,12 +98,17 @@ async function reconcile(state: Specified): Promise<void> {
           {
             type: 'InvalidSpec',
             status: 'True',
-            reason: inputs.invalidSpec ? 'SpecInvalid' : 'ReferenceNotResolved',
+            reason: inputs.invalidSpec ? Reason.SpecInvalid : Reason.ReferenceNotResolved,
             message,
           },
-          { type: 'Ready', status: state.data.lastGood ? 'True' : 'False', reason: 'InvalidSpec', message },
+          {
+            type: 'Ready',
+            status: state.data.lastGood ? 'True' : 'False',
+            reason: Reason.InvalidSpec,
+            message,
+          },
         ],
-        event: { type: 'Warning', reason: 'InvalidSpec', message },
+        event: { type: 'Warning', reason: Reason.InvalidSpec, message },
       });
       return;
     }
@@ -133,11 +136,11 @@ async function reconcile(state: Specified): Promise<void> {
           {
             type: 'Ready',
             status: 'True',
-            reason: 'RolloutComplete',
+            reason: Reason.RolloutComplete,
             message: `revision ${current.revision} is serving`,
           },
-          { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
-          { type: 'Progressing', status: 'False', reason: 'NothingToDo' },
+          { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
+          { type: 'Progressing', status: 'False', reason: Reason.NothingToDo },
         ],
       });
       return;
@@ -152,11 +155,11 @@ async function reconcile(state: Specified): Promise<void> {
     observedGeneration: generation,
     fields: { revision: target.revision, args: target.plan.groups[0]?.args },
     conditions: [
-      { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+      { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
       {
         type: 'Progressing',
         status: 'True',
-        reason: 'RollingOut',
+        reason: Reason.RollingOut,
         message: `rolling out revision ${target.revision}`,
       },
     ],
@@ -176,9 +179,9 @@ async function reconcile(state: Specified): Promise<void> {
         endpoints: observed.endpoints,
       },
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'RolloutComplete', message: outcome.message },
-        { type: 'Progressing', status: 'False', reason: 'RolloutComplete', message: outcome.message },
-        { type: 'Degraded', status: 'False', reason: 'RolloutComplete' },
+        { type: 'Ready', status: 'True', reason: Reason.RolloutComplete, message: outcome.message },
+        { type: 'Progressing', status: 'False', reason: Reason.RolloutComplete, message: outcome.message },
+        { type: 'Degraded', status: 'False', reason: Reason.RolloutComplete },
       ],
     });
     return;
@@ -203,12 +206,12 @@ async function reconcile(state: Specified): Promise<void> {
       {
         type: 'Ready',
         status: serving ? 'True' : 'False',
-        reason: serving ? 'PreviousRevisionServing' : outcome.reason,
+        reason: serving ? Reason.PreviousRevisionServing : outcome.reason,
         message,
       },
     ],
     // awaitRollout records its own failures; a refused object is recorded here.
-    ...(outcome.reason !== 'RolloutFailed'
+    ...(outcome.reason !== Reason.RolloutFailed
       ? { event: { type: 'Warning' as const, reason: outcome.reason, message } }
       : {}),
   });
@@ -242,11 +245,11 @@ async function observe(state: Specified): Promise<void> {
         endpoints: observed.endpoints,
       },
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'RolloutComplete', message },
-        { type: 'Progressing', status: 'False', reason: 'RolloutComplete', message },
-        { type: 'Degraded', status: 'False', reason: 'RolloutComplete' },
+        { type: 'Ready', status: 'True', reason: Reason.RolloutComplete, message },
+        { type: 'Progressing', status: 'False', reason: Reason.RolloutComplete, message },
+        { type: 'Degraded', status: 'False', reason: Reason.RolloutComplete },
       ],
-      event: { type: 'Normal', reason: 'RolloutComplete', message },
+      event: { type: 'Normal', reason: Reason.RolloutComplete, message },
     });
     return;
   }

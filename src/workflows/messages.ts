@@ -4,6 +4,7 @@
  * send them from the Temporal UI or `temporal workflow signal`).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CacheAction, CachePolicy } from './cache-policy.ts';
 
 export interface SpecMessage {
   spec: unknown;
@@ -53,7 +54,8 @@ export interface ForceEvictRequest {
   replica: string;
   reason?: string;
 }
-export const forceEvictUpdate = defineUpdate<unknown, [ForceEvictRequest]>('forceEvict');
+/** Answers the action done, with its reason (an ApplicationFailure rejects it when it could not be). */
+export const forceEvictUpdate = defineUpdate<CacheAction, [ForceEvictRequest]>('forceEvict');
 export const forceEvictSignal = defineSignal<[ForceEvictRequest]>('forceEvict');
 
 export const stateQuery = defineQuery<EntitySnapshot>('state');
@@ -64,7 +66,7 @@ export interface ForceTransferRequest {
   to: string;
   reason?: string;
 }
-export const forceTransferUpdate = defineUpdate<unknown, [ForceTransferRequest]>('forceTransfer');
+export const forceTransferUpdate = defineUpdate<CacheAction, [ForceTransferRequest]>('forceTransfer');
 export const forceTransferSignal = defineSignal<[ForceTransferRequest]>('forceTransfer');
 
 /** InferenceCache override: thresholds that replace the spec's until they expire (or `clear: true`). */
@@ -80,11 +82,26 @@ export interface SetPolicyRequest {
   /** Drop the override now. */
   clear?: boolean;
 }
-export const setPolicyUpdate = defineUpdate<unknown, [SetPolicyRequest]>('setPolicy');
+/** What setPolicy answers: the policy now in force, and the override on top of the spec (null when none). */
+export interface SetPolicyResult {
+  policy: CachePolicy;
+  override: {
+    thresholdHitRate?: number;
+    evictionThreshold?: number;
+    sustainedPolls?: number;
+    /** Seconds, as `30s`. */
+    cooldown?: string;
+    expiresAt: string;
+    reason?: string;
+  } | null;
+}
+export const setPolicyUpdate = defineUpdate<SetPolicyResult, [SetPolicyRequest]>('setPolicy');
 export const setPolicySignal = defineSignal<[SetPolicyRequest]>('setPolicy');
 
 /** InferenceCache override: stop (or restart) automatic actions only; the loop keeps polling and reporting. */
-export const pauseActionsUpdate = defineUpdate<unknown, [PauseRequest]>('pauseActions');
+export type ActionsPausedResult =
+  { actionsPaused: true; reason?: string; since: string } | { actionsPaused: false };
+export const pauseActionsUpdate = defineUpdate<ActionsPausedResult, [PauseRequest]>('pauseActions');
 export const pauseActionsSignal = defineSignal<[PauseRequest]>('pauseActions');
-export const resumeActionsUpdate = defineUpdate<unknown, []>('resumeActions');
+export const resumeActionsUpdate = defineUpdate<ActionsPausedResult, []>('resumeActions');
 export const resumeActionsSignal = defineSignal('resumeActions');

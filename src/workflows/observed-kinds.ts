@@ -3,11 +3,12 @@
  * InferenceServices through the controller's dependency index, which signals the services that link them.
  */
 import { continueAsNew, patched, upsertSearchAttributes } from '@temporalio/workflow';
-import type {
-  ConditionUpdate,
-  InferenceGatewaySpec,
-  PrefillDecodingDisaggregationSpec,
-  SpeculativeDecodingSpec,
+import {
+  Reason,
+  type ConditionUpdate,
+  type InferenceGatewaySpec,
+  type PrefillDecodingDisaggregationSpec,
+  type SpeculativeDecodingSpec,
 } from '../api/index.ts';
 import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
@@ -46,7 +47,7 @@ async function writeIfChanged<S>(state: ObservedState<S>, report: Report, force:
       reason: report.reason,
       message: report.message,
     },
-    { type: 'InvalidSpec', status: 'False', reason: 'SpecValid' },
+    { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
   ];
   await steps.writeStatus({
     kind: state.kind,
@@ -59,7 +60,7 @@ async function writeIfChanged<S>(state: ObservedState<S>, report: Report, force:
 }
 
 function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Promise<Report>) {
-  return async (input: ResourceWorkflowInput): Promise<void> => {
+  const workflow = async (input: ResourceWorkflowInput): Promise<void> => {
     const state =
       (input.state as EntityState<S, ObservedData> | undefined) ??
       initialState<S, ObservedData>({ kind, ...input }, {});
@@ -78,6 +79,8 @@ function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Pr
       (s) => continueAsNew({ namespace: s.namespace, name: s.name, state: s }),
     );
   };
+  // Clients start workflows by function; the type is the function's name, the name the worker exports it as.
+  return Object.defineProperty(workflow, 'name', { value: `${kind}Workflow` });
 }
 
 export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingSpec>(
@@ -103,7 +106,7 @@ export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingS
     const rate = state.data.acceptanceRate;
     return {
       ready: true,
-      reason: services.length ? 'Published' : 'NoServices',
+      reason: services.length ? Reason.Published : Reason.NoServices,
       message: services.length
         ? `--speculative-config (${spec.method}, ${spec.numSpeculativeTokens} tokens) applies to ${services.join(', ')} through their InferenceCache${rate !== undefined ? `; ${(rate * 100).toFixed(1)}% of draft tokens accepted` : ''}`
         : `no InferenceService serves "${spec.targetModel}"`,
@@ -128,7 +131,7 @@ export const PrefillDecodingDisaggregationWorkflow = observedWorkflow<PrefillDec
     const first = pairing.pairs[0];
     return {
       ready: first !== undefined,
-      reason: first ? 'Paired' : 'WaitingForPods',
+      reason: first ? Reason.Paired : Reason.WaitingForPods,
       message: first
         ? `${pairing.pairs.length} prefill/decode pair(s); ${first.prefillPod} -> ${first.decodeTargetPod}${first.zone ? ` in ${first.zone}` : ''}`
         : `waiting for ready pods: ${pairing.prefillPods} prefill, ${pairing.decodePods} decode`,
@@ -166,7 +169,7 @@ export const InferenceGatewayWorkflow = observedWorkflow<InferenceGatewaySpec>(
         : notReady.map((r) => `${r.model}: ${r.reason}`).join('; ');
     return {
       ready: notReady.length === 0,
-      reason: notReady.length === 0 ? 'RoutesReady' : 'RoutesNotReady',
+      reason: notReady.length === 0 ? Reason.RoutesReady : Reason.RoutesNotReady,
       message: deployed
         ? `${routesMessage}; gateway at ${deployed.address} (${deployed.readyReplicas}/${deployed.replicas} replicas ready)`
         : routesMessage,

@@ -7,6 +7,7 @@ import { resourceWorkflowStart, workflowIdFor } from '../../src/temporal/start.t
 import { specMessage } from './specs.ts';
 import { words } from './gateway.ts';
 import type { KubectlResult } from './kubectl.ts';
+import { InferenceCacheWorkflow } from '../../src/workflows/index.ts';
 
 const API = 'production-stack.vllm.ai/v1alpha1';
 type Kubectl = (args: string[], input?: string) => KubectlResult;
@@ -60,7 +61,7 @@ export function applyDoc(kubectl: Kubectl, namespace: string, doc: object): void
 
 /** Starts the cache workflow the way the controller does (signalWithStart with the spec). */
 export async function startCacheWorkflow(temporal: Client, f: CacheFixture): Promise<void> {
-  await temporal.workflow.signalWithStart('InferenceCacheWorkflow', {
+  await temporal.workflow.signalWithStart(InferenceCacheWorkflow, {
     ...resourceWorkflowStart({
       kind: 'InferenceCache',
       namespace: f.namespace,

@@ -7,6 +7,7 @@ import { forceEvictUpdate, specSignal, stateQuery } from '../../src/workflows/me
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 import { resourceWorkflowStart } from '../../src/temporal/start.ts';
+import { InferenceCacheWorkflow } from '../../src/workflows/index.ts';
 
 const REPLICAS: CacheReplica[] = [
   { name: 'r0', url: 'http://127.0.0.1:1', engine: 'simulator' },
@@ -48,7 +49,7 @@ describe('cache actions never interleave', () => {
     };
     const worker = await workflowWorker(env, 'cache-lock', activities);
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
+      const handle = await env.client.workflow.start(InferenceCacheWorkflow, {
         ...resourceWorkflowStart({
           kind: 'InferenceCache',
           namespace: 'default',
@@ -77,7 +78,7 @@ describe('cache actions never interleave', () => {
       const forced = await handle.executeUpdate(forceEvictUpdate, {
         args: [{ replica: 'r1', reason: 'test' }],
       });
-      assert.equal((forced as { target: string }).target, 'r1');
+      assert.equal(forced.target, 'r1');
       const state = await handle.query(stateQuery);
       await handle.terminate('test done');
       assert.equal(mostInFlight, 1, 'never two evictions at once');

@@ -7,6 +7,7 @@ import { dependencyChangedSignal, specSignal, stateQuery } from '../../src/workf
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 import { resourceWorkflowStart } from '../../src/temporal/start.ts';
+import { InferenceCacheWorkflow } from '../../src/workflows/index.ts';
 
 /** One wake-up adds a signal, a timer, workflow tasks and an activity: the bound is the threshold plus one wake-up. */
 const HISTORY_BOUND = MAX_HISTORY_EVENTS + 20;
@@ -34,7 +35,7 @@ describe('a resource workflow that lives for months keeps its history bounded', 
       releaseFinalizer: async () => undefined,
     };
     const worker = await workflowWorker(env, 'history-bound', activities);
-    const handle = await env.client.workflow.start('InferenceCacheWorkflow', {
+    const handle = await env.client.workflow.start(InferenceCacheWorkflow, {
       ...resourceWorkflowStart({
         kind: 'InferenceCache',
         namespace: 'default',

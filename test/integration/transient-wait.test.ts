@@ -9,6 +9,7 @@ import { specSignal, stateQuery, type EntitySnapshot } from '../../src/workflows
 import { specMessage } from '../helpers/specs.ts';
 import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 import { resourceWorkflowStart } from '../../src/temporal/start.ts';
+import { InferenceServiceWorkflow } from '../../src/workflows/index.ts';
 
 describe('a step that fails for a transient reason is waited out, and the wait is shown', () => {
   let env: TestWorkflowEnvironment;
@@ -44,7 +45,7 @@ describe('a step that fails for a transient reason is waited out, and the wait i
     };
     const worker = await workflowWorker(env, 'transient-wait', activities);
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('InferenceServiceWorkflow', {
+      const handle = await env.client.workflow.start(InferenceServiceWorkflow, {
         ...resourceWorkflowStart({
           kind: 'InferenceService',
           namespace: 'default',

@@ -1,4 +1,5 @@
 import {
+  Reason,
   API_VERSION,
   FINALIZER,
   kindInfo,
@@ -37,7 +38,7 @@ export interface StatusUpdate extends ResourceKey {
 }
 
 /** The reasons a workflow writes while a step waits out a transient fault (see entity.ts). */
-const WAIT_REASONS: readonly string[] = ['WaitingForAPIServer', 'WaitingToRetry'];
+const WAIT_REASONS: readonly string[] = [Reason.WaitingForAPIServer, Reason.WaitingToRetry];
 
 /**
  * Writes status through the /status subresource. Conditions are merged with what is stored, with
@@ -53,7 +54,7 @@ export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate
     for (const c of conditions.filter((c) => c.status === 'True' && WAIT_REASONS.includes(c.reason)))
       conditions = setCondition(
         conditions,
-        { type: c.type, status: 'False', reason: 'Resumed', message: `went on after: ${c.message}` },
+        { type: c.type, status: 'False', reason: Reason.Resumed, message: `went on after: ${c.message}` },
         now,
       );
   }

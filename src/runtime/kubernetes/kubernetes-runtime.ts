@@ -1,4 +1,4 @@
-import { LABELS, type ServingPlan } from '../../api/index.ts';
+import { Reason, LABELS, type ServingPlan } from '../../api/index.ts';
 import type {
   AppliedReplicas,
   ReplicaEndpoint,
@@ -89,7 +89,7 @@ export class KubernetesRuntime implements ReplicaRuntime {
     for (;;) {
       const pending = await this.pendingGroups(plan, revision);
       if (pending.length === 0) {
-        await this.recordEvent(plan, 'Normal', 'RolloutComplete', `revision ${revision} is available`);
+        await this.recordEvent(plan, 'Normal', Reason.RolloutComplete, `revision ${revision} is available`);
         return { ok: true, message: `revision ${revision} is available` };
       }
       const unschedulable = await this.unschedulablePod(plan, revision);
@@ -109,7 +109,7 @@ export class KubernetesRuntime implements ReplicaRuntime {
   }
 
   private async failed(plan: ServingPlan, message: string): Promise<RolloutOutcome> {
-    await this.recordEvent(plan, 'Warning', 'RolloutFailed', message);
+    await this.recordEvent(plan, 'Warning', Reason.RolloutFailed, message);
     return { ok: false, message };
   }
 
