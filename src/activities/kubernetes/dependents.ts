@@ -39,7 +39,7 @@ async function modelServices(
 }
 
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
-export async function servicesForModel(
+async function servicesForModel(
   kube: KubeClient,
   namespace: string,
   model: string,
@@ -78,7 +78,7 @@ export function modelReplicas(kube: KubeClient, namespace: string, model: string
 }
 
 /** The ready replicas of the services of a model that use a cache, as their status lists them. */
-export function cacheReplicas(
+function cacheReplicas(
   kube: KubeClient,
   namespace: string,
   model: string,
@@ -96,7 +96,7 @@ export interface RouteReadiness {
 }
 
 /** Resolves every route of a gateway to its services (the references of api/references.ts) and their ready endpoints. */
-export async function resolveRoutes(
+async function resolveRoutes(
   kube: KubeClient,
   namespace: string,
   spec: InferenceGatewaySpec,
@@ -135,7 +135,7 @@ export interface PodPairing {
  * shared round-robin when there are more prefill pods. Without pods (replicas as local processes), the ready
  * prefill and decode endpoints the model's services publish are paired the same way.
  */
-export async function pairPrefillDecode(
+async function pairPrefillDecode(
   kube: KubeClient,
   namespace: string,
   model: string,
@@ -186,3 +186,15 @@ export async function pairPrefillDecode(
   }
   return { pairs, prefillPods: prefill.length, decodePods: decode.length };
 }
+
+/** What the workflows look up about the resources around them, from the API server `kube` reaches. */
+export const dependentActivities = (kube: KubeClient) => ({
+  findServicesForModel: (input: { namespace: string; model: string; cacheName?: string }) =>
+    servicesForModel(kube, input.namespace, input.model, input.cacheName),
+  findCacheReplicas: (input: { namespace: string; model: string; cacheName: string }) =>
+    cacheReplicas(kube, input.namespace, input.model, input.cacheName),
+  resolveRoutes: (input: { namespace: string; spec: InferenceGatewaySpec }) =>
+    resolveRoutes(kube, input.namespace, input.spec),
+  pairPrefillDecode: (input: { namespace: string; model: string; zoneLabel: string }) =>
+    pairPrefillDecode(kube, input.namespace, input.model, input.zoneLabel),
+});

@@ -44,7 +44,7 @@ const WAIT_REASONS: readonly string[] = [Reason.WaitingForAPIServer, Reason.Wait
  * Writes status through the /status subresource. Conditions are merged with what is stored, with
  * metav1.Condition semantics (lastTransitionTime moves only when a status flips).
  */
-export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate): Promise<boolean> {
+async function writeResourceStatus(kube: KubeClient, update: StatusUpdate): Promise<boolean> {
   const path = resourcePath(update);
   const current = await kube.find<KubeObject & { status?: { conditions?: Condition[] } }>(path);
   if (!current) return false;
@@ -95,7 +95,7 @@ export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate
 }
 
 /** Removes our finalizer so Kubernetes can delete the resource. */
-export async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Promise<void> {
+async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Promise<void> {
   const path = resourcePath(key);
   const current = await kube.find(path);
   const finalizers = current?.metadata.finalizers ?? [];
@@ -106,3 +106,9 @@ export async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Prom
     { op: 'remove', path: `/metadata/finalizers/${index}` },
   ]);
 }
+
+/** The status writes and the finalizer release, on the API server `kube` reaches. */
+export const resourceActivities = (kube: KubeClient) => ({
+  writeStatus: (update: StatusUpdate) => writeResourceStatus(kube, update),
+  releaseFinalizer: (key: ResourceKey) => releaseFinalizer(kube, key),
+});
