@@ -52,7 +52,7 @@ async function servicesForModel(
  * The ready replicas the services of a model publish in their status (only the services that use `cacheName`
  * when given), sorted by name.
  */
-async function publishedReplicas(
+export async function publishedReplicas(
   kube: KubeClient,
   namespace: string,
   model: string,
@@ -70,21 +70,6 @@ async function publishedReplicas(
         })),
     )
     .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The ready replicas of every service of a model, as their status lists them. */
-export function modelReplicas(kube: KubeClient, namespace: string, model: string): Promise<CacheReplica[]> {
-  return publishedReplicas(kube, namespace, model);
-}
-
-/** The ready replicas of the services of a model that use a cache, as their status lists them. */
-function cacheReplicas(
-  kube: KubeClient,
-  namespace: string,
-  model: string,
-  cacheName: string,
-): Promise<CacheReplica[]> {
-  return publishedReplicas(kube, namespace, model, cacheName);
 }
 
 export interface RouteReadiness {
@@ -192,7 +177,7 @@ export const dependentActivities = (kube: KubeClient) => ({
   findServicesForModel: (input: { namespace: string; model: string; cacheName?: string }) =>
     servicesForModel(kube, input.namespace, input.model, input.cacheName),
   findCacheReplicas: (input: { namespace: string; model: string; cacheName: string }) =>
-    cacheReplicas(kube, input.namespace, input.model, input.cacheName),
+    publishedReplicas(kube, input.namespace, input.model, input.cacheName),
   resolveRoutes: (input: { namespace: string; spec: InferenceGatewaySpec }) =>
     resolveRoutes(kube, input.namespace, input.spec),
   pairPrefillDecode: (input: { namespace: string; model: string; zoneLabel: string }) =>

@@ -1,6 +1,6 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { modelReplicas } from '../kubernetes/dependents.ts';
+import { publishedReplicas } from '../kubernetes/dependents.ts';
 import type { CacheReplica } from './cache-actions.ts';
 
 export interface SpecDecodeCounters {
@@ -46,6 +46,6 @@ async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCou
 /** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
 export const specDecodeActivities = (kube: KubeClient) => ({
   async scrapeSpecDecoding(input: { namespace: string; model: string }): Promise<SpecDecodeCounters> {
-    return scrapeSpecDecode(await modelReplicas(kube, input.namespace, input.model));
+    return scrapeSpecDecode(await publishedReplicas(kube, input.namespace, input.model));
   },
 });
