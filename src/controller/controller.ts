@@ -83,6 +83,7 @@ export class Controller {
       // Zero from the start, so a dashboard shows 0 rather than no data until the first restart.
       this.metrics.informerRestarts.inc({ kind: info.kind }, 0);
       this.metrics.giveUps.inc({ kind: info.kind }, 0);
+      this.metrics.invalidSpecs.inc({ kind: info.kind }, 0);
       this.informers.set(info.kind, informer);
     }
     const resyncMs = this.options.resyncMs ?? 60_000;

@@ -13,7 +13,7 @@ import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './c
 import {
   cacheReplicas,
   countAction,
-  metrics,
+  recordView,
   policyNow,
   type CacheData,
   type CacheState,
@@ -44,9 +44,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     const policy = policyNow(state, now);
     const view = recordPoll(state.data.loop, samples, now, policy);
     state.data.view = view;
-    const resource = { resource: `${state.namespace}/${state.name}` };
-    if (view.poolHitRate !== undefined) metrics.poolHitRate().set(view.poolHitRate, resource);
-    if (view.maxKvUsage !== undefined) metrics.maxKvUsage().set(view.maxKvUsage, resource);
+    recordView(state, view, policy);
     const verified = recordVerification(state.data.loop, view);
     if (verified) log.info('transfer verified', { ...verified });
     const decision = decide(state.data.loop, view, now, policy);

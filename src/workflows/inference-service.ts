@@ -1,4 +1,4 @@
-import { continueAsNew, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { continueAsNew, metricMeter, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { parseDuration } from '../api/common.ts';
 import { Reason, type InferenceServiceSpec, type Revision, type ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
@@ -37,6 +37,16 @@ async function report(
   setPhase(state, phase, update.conditions?.find((c) => c.type === 'Ready')?.message);
   await steps.writeStatus({ ...key(state), ...update, fields: { phase, ...(update.fields ?? {}) } });
 }
+
+/** Exported by the worker's Prometheus endpoint (not on replay); buckets in src/cli/engine.ts. */
+const rolloutDuration = () =>
+  metricMeter.createHistogram(
+    'inference_service_rollout_duration_seconds',
+    'float',
+    // No unit: the worker's exporter would append it to the name, which already ends in _seconds.
+    '',
+    'A revision applied until its replicas are ready or the rollout failed, by outcome (complete, failed)',
+  );
 
 /** Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry. */
 async function rollout(
@@ -164,7 +174,12 @@ async function reconcile(state: Specified): Promise<void> {
       },
     ],
   });
+  const started = Date.now();
   const outcome = await rollout(target, timeoutMs);
+  rolloutDuration().record((Date.now() - started) / 1000, {
+    resource: `${state.namespace}/${state.name}`,
+    outcome: outcome.ok ? 'complete' : 'failed',
+  });
   state.reconciledGeneration = generation;
   if (outcome.ok) {
     state.data.lastGood = target.revision;
