@@ -29,11 +29,17 @@ interface KubernetesRuntimeOptions {
 
 /** How long a new pod may stay unschedulable before the rollout is declared failed. */
 const UNSCHEDULABLE_GRACE_MS = 15_000;
+/**
+ * How long a node's zone is remembered: every observation read the node of every pod again (a GET per pod per
+ * poll; issue 16), and a node's zone label does not change while pods run on it.
+ */
+const ZONE_TTL_MS = 5 * 60_000;
 
 /** Replicas as the pods of one Deployment per group, behind one Service, all owned by the InferenceService. */
 export class KubernetesRuntime implements ReplicaRuntime {
   private readonly pollMs: number;
   private readonly zoneLabel: string;
+  private readonly zones = new Map<string, { zone: string; at: number }>();
 
   constructor(
     private readonly kube: KubeClient,
@@ -156,19 +162,12 @@ export class KubernetesRuntime implements ReplicaRuntime {
       paths.pods(plan.namespace),
       `${LABELS.service}=${plan.owner.name}`,
     );
-    const zones = new Map<string, string>();
     const endpoints: ReplicaEndpoint[] = [];
     for (const p of pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
       const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
       let zone: string | undefined;
       const nodeName = p.spec.nodeName;
-      if (nodeName) {
-        if (!zones.has(nodeName)) {
-          const node = await this.kube.find<NodeObject>(`/api/v1/nodes/${nodeName}`);
-          zones.set(nodeName, node?.metadata.labels?.[this.zoneLabel] ?? '');
-        }
-        zone = zones.get(nodeName) || undefined;
-      }
+      if (nodeName) zone = (await this.zoneOf(nodeName)) || undefined;
       endpoints.push({
         name: p.metadata.name,
         url: p.status?.podIP ? `http://${p.status.podIP}:${plan.port}` : '',
@@ -178,6 +177,17 @@ export class KubernetesRuntime implements ReplicaRuntime {
       });
     }
     return observationOf(plan, endpoints);
+  }
+
+  /** The zone label of a node ('' for none), read once per {@link ZONE_TTL_MS}. */
+  private async zoneOf(nodeName: string): Promise<string> {
+    const known = this.zones.get(nodeName);
+    if (known && Date.now() - known.at < ZONE_TTL_MS) return known.zone;
+    const node = await this.kube.find<NodeObject>(`/api/v1/nodes/${nodeName}`);
+    const zone = node?.metadata.labels?.[this.zoneLabel] ?? '';
+    // A node not found is asked again next time: it may be joining.
+    if (node) this.zones.set(nodeName, { zone, at: Date.now() });
+    return zone;
   }
 
   /** Deletes the Deployments and Services an InferenceService owns. */
