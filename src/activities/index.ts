@@ -10,7 +10,8 @@ import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
 import { classified } from './failures.ts';
 import type { GatewayAdmin } from './gateway/ownership.ts';
 import { transferActivities } from './gateway/transfer.ts';
-import { dependentActivities } from './kubernetes/dependents.ts';
+import { dependentActivities, listingServices } from './kubernetes/dependents.ts';
+import type { ServiceReader } from './kubernetes/service-cache.ts';
 import { resourceActivities } from './kubernetes/resources.ts';
 import { serviceActivities } from './kubernetes/service-activities.ts';
 import { runtimeActivities } from './runtime-activities.ts';
@@ -28,16 +29,18 @@ export function createActivities(
   policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
   /** Deploys the gateways the InferenceGateways describe (Kubernetes), or none (the process runtime). */
   gateways: GatewayRuntime = LOCAL_GATEWAYS,
+  /** Where the InferenceServices of a model are read: the worker's informer cache, else a LIST per call. */
+  services: ServiceReader = listingServices(kube),
 ) {
   return classified({
     ...serviceActivities(kube, policy),
     ...renderActivities,
     ...runtimeActivities(runtime, gateways),
     ...resourceActivities(kube),
-    ...dependentActivities(kube),
+    ...dependentActivities(kube, services),
     ...cacheActivities,
     ...transferActivities(kube, gatewayAdmin),
-    ...specDecodeActivities(kube),
+    ...specDecodeActivities(services),
   });
 }
 

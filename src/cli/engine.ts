@@ -46,12 +46,13 @@ export async function runWorker(): Promise<number> {
     });
     console.log(`worker metrics on http://${metricsAddress}/metrics`);
   }
-  const worker = await createWorker();
+  const { worker, close } = await createWorker();
   const env = temporalEnv();
   console.log(
     `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})`,
   );
   await worker.run();
+  await close();
   console.log('worker stopped');
   return 0;
 }

@@ -72,6 +72,13 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       verbs: ['list'],
       usedBy: ['src/activities/kubernetes/dependents.ts'],
     },
+    // The worker's cache of them (informer: list, then watch), indexed by model.
+    {
+      apiGroup: GROUP,
+      resources: ['inferenceservices'],
+      verbs: ['list', 'watch'],
+      usedBy: ['src/activities/kubernetes/service-cache.ts'],
+    },
     // The vLLM Deployments an InferenceService rolls out (server-side apply: patch, and create the first time),
     // watches and prunes.
     {

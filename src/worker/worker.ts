@@ -14,6 +14,9 @@ import { connectionOptions, temporalEnv, type TemporalEnv } from '../temporal/co
 import { KubeClient } from '../kube/client.ts';
 import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
 import { KubernetesGatewayRuntime } from '../runtime/kubernetes/gateway-deployment.ts';
+import { ServiceCache } from '../activities/kubernetes/service-cache.ts';
+import { listingServices } from '../activities/kubernetes/dependents.ts';
+import { workerSizingFromEnv } from './worker-sizing.ts';
 
 const COMPILED = !import.meta.url.endsWith('.ts');
 const WORKFLOWS = fileURLToPath(new URL(`../workflows/index.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
@@ -79,23 +82,50 @@ function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
   return { urls, token };
 }
 
-export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClient } = {}): Promise<Worker> {
+/** A worker and what it started beside it (the InferenceService cache), stopped together once it has run. */
+export interface EngineWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function createWorker(
+  options: { env?: TemporalEnv; kube?: KubeClient } = {},
+): Promise<EngineWorker> {
   const env = options.env ?? temporalEnv();
+  const sizing = workerSizingFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
   const kube = options.kube ?? new KubeClient();
-  return Worker.create({
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities(
-      kube,
-      runtimeFromEnvironment(kube),
-      gatewayAdminFromEnvironment(),
-      servicePolicyFromEnv(),
-      gatewaysFromEnvironment(kube),
-    ),
-    // SIGINT/SIGTERM drain in-flight tasks before the process exits.
-    shutdownGraceTime: '10 seconds',
+  const services = await ServiceCache.start(kube, listingServices(kube), {
+    ...(process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {}),
   });
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      ...sizing,
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities(
+        kube,
+        runtimeFromEnvironment(kube),
+        gatewayAdminFromEnvironment(),
+        servicePolicyFromEnv(),
+        gatewaysFromEnvironment(kube),
+        services,
+      ),
+      // SIGINT/SIGTERM drain in-flight tasks before the process exits.
+      shutdownGraceTime: '10 seconds',
+    });
+  } catch (err) {
+    await services.stop();
+    throw err;
+  }
+  return {
+    worker,
+    close: async () => {
+      await services.stop();
+      await connection.close();
+    },
+  };
 }

@@ -1,11 +1,11 @@
-import { continueAsNew, metricMeter, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { continueAsNew, metricMeter, patched, upsertMemo } from '@temporalio/workflow';
 import { parseDuration } from '../api/common.ts';
 import { Reason, type InferenceServiceSpec, type Revision, type ServingPlan } from '../api/index.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
-import { ModelName } from '../temporal/search-attributes.ts';
+import { showModelName } from './model-name.ts';
 import type { ResourceWorkflowArgs } from '../temporal/start.ts';
 
 export interface ServiceData {
@@ -122,7 +122,7 @@ async function reconcile(state: Specified): Promise<void> {
       });
       return;
     }
-    upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
+    showModelName(spec.modelName);
     const plan: ServingPlan = await steps.renderVllmArgs({
       namespace: state.namespace,
       name: state.name,
@@ -184,6 +184,9 @@ async function reconcile(state: Specified): Promise<void> {
   if (outcome.ok) {
     state.data.lastGood = target.revision;
     const observed = await steps.observeEndpoints({ plan: target.plan });
+    // The next tick's observation finds what this report wrote and writes nothing (it wrote it once more
+    // after every rollout; issue 16). Older histories replay with that write.
+    if (patched('observed-after-rollout')) state.data.observedDigest = JSON.stringify(observed);
     await report(state, 'Ready', {
       observedGeneration: generation,
       fields: {

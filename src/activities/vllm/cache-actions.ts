@@ -30,7 +30,7 @@ const TIMEOUT_MS = 3000;
  * Reads one poll from every replica: KV usage (vllm:kv_cache_usage_perc, else the older
  * vllm:gpu_cache_usage_perc), prefix-cache hits and queries (with or without `_total`), running and waiting.
  */
-async function scrapeReplicas(replicas: CacheReplica[]): Promise<ReplicaSample[]> {
+export async function scrapeReplicas(replicas: CacheReplica[]): Promise<ReplicaSample[]> {
   return Promise.all(
     replicas.map(async (r): Promise<ReplicaSample> => {
       try {

@@ -1,5 +1,5 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
-import type { KubeClient } from '../../kube/client.ts';
+import type { ServiceReader } from '../kubernetes/service-cache.ts';
 import { publishedReplicas } from '../kubernetes/dependents.ts';
 import type { CacheReplica } from './cache-actions.ts';
 
@@ -44,8 +44,8 @@ async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCou
 }
 
 /** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
-export const specDecodeActivities = (kube: KubeClient) => ({
+export const specDecodeActivities = (services: ServiceReader) => ({
   async scrapeSpecDecoding(input: { namespace: string; model: string }): Promise<SpecDecodeCounters> {
-    return scrapeSpecDecode(await publishedReplicas(kube, input.namespace, input.model));
+    return scrapeSpecDecode(await publishedReplicas(services, input.namespace, input.model));
   },
 });
