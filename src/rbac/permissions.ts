@@ -143,6 +143,13 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       verbs: ['list'],
       usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts', 'src/activities/kubernetes/dependents.ts'],
     },
+    // The worker's cache of the services' pods (informer: list, then watch), read by observations.
+    {
+      apiGroup: '',
+      resources: ['pods'],
+      verbs: ['list', 'watch'],
+      usedBy: ['src/runtime/kubernetes/pod-cache.ts'],
+    },
     // The zone of a pod's node (topology-aware pairing and endpoints).
     {
       apiGroup: '',

@@ -15,6 +15,7 @@ import { KubeClient } from '../kube/client.ts';
 import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
 import { KubernetesGatewayRuntime } from '../runtime/kubernetes/gateway-deployment.ts';
 import { ServiceCache } from '../activities/kubernetes/service-cache.ts';
+import { PodCache } from '../runtime/kubernetes/pod-cache.ts';
 import { listingServices } from '../activities/kubernetes/dependents.ts';
 import { workerSizingFromEnv } from './worker-sizing.ts';
 
@@ -42,8 +43,8 @@ function onProcesses(): boolean {
   return (process.env.INFCTL_RUNTIME ?? 'kubernetes') === 'process';
 }
 
-function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
-  if (!onProcesses()) return new KubernetesRuntime(kube, serviceEvents(kube));
+function runtimeFromEnvironment(kube: KubeClient, pods: PodCache | undefined): ReplicaRuntime {
+  if (!onProcesses()) return new KubernetesRuntime(kube, serviceEvents(kube), pods ? { pods } : {});
   const tools = requireTools(['llm-d-inference-sim']);
   return new ProcessRuntime({
     dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
@@ -95,11 +96,17 @@ export async function createWorker(
   const sizing = workerSizingFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
   const kube = options.kube ?? new KubeClient();
-  const services = await ServiceCache.start(kube, listingServices(kube), {
-    ...(process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {}),
-  });
+  // Informer caches, so the per-poll reads of many workflows read memory (issue 16).
+  const watched = process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {};
+  const services = await ServiceCache.start(kube, listingServices(kube), watched);
+  let pods: PodCache | undefined;
+  const stopCaches = async () => {
+    await services.stop();
+    await pods?.stop();
+  };
   let worker: Worker;
   try {
+    if (!onProcesses()) pods = await PodCache.start(kube, watched);
     worker = await Worker.create({
       ...sizing,
       connection,
@@ -108,7 +115,7 @@ export async function createWorker(
       workflowBundle: await workflowBundle(),
       activities: createActivities(
         kube,
-        runtimeFromEnvironment(kube),
+        runtimeFromEnvironment(kube, pods),
         gatewayAdminFromEnvironment(),
         servicePolicyFromEnv(),
         gatewaysFromEnvironment(kube),
@@ -118,13 +125,13 @@ export async function createWorker(
       shutdownGraceTime: '10 seconds',
     });
   } catch (err) {
-    await services.stop();
+    await stopCaches();
     throw err;
   }
   return {
     worker,
     close: async () => {
-      await services.stop();
+      await stopCaches();
       await connection.close();
     },
   };
