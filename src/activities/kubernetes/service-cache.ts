@@ -8,7 +8,7 @@ import { paths, type KubeClient } from '../../kube/client.ts';
 import { watchCollection, type WatchedCollection } from '../../kube/informer.ts';
 import { InformerIndex } from '../../kube/informer-index.ts';
 import type { KubeObject } from '../../kube/objects.ts';
-import type { ServingRole } from '../../api/index.ts';
+import { KIND_INFERENCE_SERVICE, servedModel, type ServingRole } from '../../api/index.ts';
 
 export interface ServiceResource extends KubeObject {
   spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
@@ -25,13 +25,12 @@ export interface ServiceReader {
 
 const modelKey = (namespace: string, model: string) => `${namespace}/${model}`;
 
-/** InferenceServices grouped by namespace and spec.modelName. */
+/** InferenceServices grouped by namespace and the model they serve. */
 export function serviceIndex(): InformerIndex<ServiceResource> {
-  return new InformerIndex<ServiceResource>((s) =>
-    s.spec?.modelName === undefined
-      ? undefined
-      : modelKey(s.metadata.namespace ?? 'default', s.spec.modelName),
-  );
+  return new InformerIndex<ServiceResource>((s) => {
+    const model = servedModel(KIND_INFERENCE_SERVICE, s.spec);
+    return model === undefined ? undefined : modelKey(s.metadata.namespace ?? 'default', model);
+  });
 }
 
 export class ServiceCache implements ServiceReader {
