@@ -80,7 +80,7 @@ export async function publishedReplicas(
 }
 
 /** What an InferenceCache's tick reads, in one step: its services, their ready replicas and each one's metrics. */
-export async function cacheTick(
+async function cacheTick(
   services: ServiceReader,
   namespace: string,
   model: string,
