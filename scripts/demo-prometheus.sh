@@ -23,9 +23,9 @@ scrape_configs:
     file_sd_configs: [{ files: ["$dir/engines.json"], refresh_interval: 10s }]
 YAML
 engines() {
-  kubectl get inferenceservice -A -o json | node -e '
+  kubectl get inferenceservice -A -o json 2> /dev/null | node -e '
     let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
-      const groups = JSON.parse(s).items.flatMap((svc) => (svc.status?.endpoints ?? []).map((e) => ({
+      const groups = (s ? JSON.parse(s).items : []).flatMap((svc) => (svc.status?.endpoints ?? []).map((e) => ({
         targets: [new URL(e.url).host],
         labels: { model: svc.spec.modelName, role: e.role ?? "both", inference_service: svc.metadata.name,
                   pod: e.name, namespace: svc.metadata.namespace },
