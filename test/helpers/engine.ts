@@ -64,11 +64,10 @@ export const startController = (
   env: DevEnvironment,
   pollIntervalMs = 2000,
   extraEnv: Record<string, string> = {},
-  resyncMs = 15_000,
 ) =>
   startEngineProcess(
     env,
-    ['controller', '--poll-interval', String(pollIntervalMs), '--resync', String(resyncMs)],
+    ['controller', '--poll-interval', String(pollIntervalMs), '--resync', '15000'],
     /\[controller\] watching/,
     extraEnv,
   );

@@ -1,6 +1,4 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
-import type { ServiceReader } from '../kubernetes/service-cache.ts';
-import { publishedReplicas } from '../kubernetes/dependents.ts';
 import type { CacheReplica } from './cache-actions.ts';
 
 export interface SpecDecodeCounters {
@@ -15,7 +13,7 @@ export interface SpecDecodeCounters {
 const TIMEOUT_MS = 3000;
 
 /** Reads vllm:spec_decode_num_accepted_tokens and _num_draft_tokens from every replica and sums them. */
-async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCounters> {
+export async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCounters> {
   const samples = await Promise.all(
     replicas.map(async (r) => {
       try {
@@ -42,10 +40,3 @@ async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCou
     drafted: reporting.reduce((n, s) => n + s.drafted, 0),
   };
 }
-
-/** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
-export const specDecodeActivities = (services: ServiceReader) => ({
-  async scrapeSpecDecoding(input: { namespace: string; model: string }): Promise<SpecDecodeCounters> {
-    return scrapeSpecDecode(await publishedReplicas(services, input.namespace, input.model));
-  },
-});
