@@ -26,6 +26,8 @@ INFCTL_GATEWAY_ADMIN_TOKEN=$(node -e "console.log(require('crypto').randomBytes(
 export INFCTL_GATEWAY_ADMIN_TOKEN
 export INFCTL_GATEWAY_ADMIN_URLS="http://127.0.0.1:$admin_port"
 export INFCTL_WORKER_METRICS_ADDRESS="127.0.0.1:$metrics_port"
+export INFCTL_CONTROLLER_METRICS_ADDRESS="127.0.0.1:$(free_port)"
+prometheus_port=$(free_port)
 
 pids=()
 applied=no
@@ -100,6 +102,11 @@ for attempt in first second; do
 done
 echo
 
+echo "==> Prometheus on http://127.0.0.1:$prometheus_port (the demo's processes and replicas, the alert rules)"
+setsid scripts/demo-prometheus.sh "$INFCTL_STATE_DIR" "$prometheus_port" "${gateway#http://}" \
+  "$INFCTL_WORKER_METRICS_ADDRESS" "$INFCTL_CONTROLLER_METRICS_ADDRESS" > "$logs/prometheus.log" 2>&1 &
+pids+=($!)
+
 echo "==> generated load: 2 at a time, 28 documents of 900 words the gateway sends to one prefill replica"
 ./bin/infctl load --url "$gateway" --model llama3-70b --hot-spot --prompts 28 --words 900 --concurrency 2 \
   --duration 150s > "$logs/load.log" 2>&1 &
@@ -155,6 +162,10 @@ Running:
                 ./bin/infctl pause-actions|resume-actions InferenceCache/default/llama3-chatbot-cache
   more load     ./bin/infctl load --url $gateway --model llama3-70b --hot-spot
   metrics       $gateway/metrics (gateway)   http://$INFCTL_WORKER_METRICS_ADDRESS/metrics (worker)
+                http://$INFCTL_CONTROLLER_METRICS_ADDRESS/metrics (controller)
+  prometheus    http://127.0.0.1:$prometheus_port   (scrapes all of them and the replicas; alerts at /alerts)
+  dashboards    deploy/charts/inference-controller/dashboards/*.json (import into Grafana with that Prometheus)
+  alert rules   deploy/charts/inference-controller/rules/alerts.yaml
   logs          $logs
 
 Press Ctrl-C to stop everything.

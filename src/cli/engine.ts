@@ -28,15 +28,31 @@ export async function runWorker(): Promise<number> {
   // Workflow metrics (the cache loop's decisions) and the SDK's own, for Prometheus.
   const metricsAddress = process.env.INFCTL_WORKER_METRICS_ADDRESS;
   if (metricsAddress) {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+    Runtime.install({
+      telemetryOptions: {
+        metrics: {
+          // Prometheus conventions: `_total` counters, durations in seconds with the unit in the name.
+          prometheus: {
+            bindAddress: metricsAddress,
+            countersTotalSuffix: true,
+            unitSuffix: true,
+            useSecondsForDurations: true,
+            histogramBucketOverrides: {
+              inference_service_rollout_duration_seconds: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200],
+            },
+          },
+        },
+      },
+    });
     console.log(`worker metrics on http://${metricsAddress}/metrics`);
   }
-  const worker = await createWorker();
+  const { worker, close } = await createWorker();
   const env = temporalEnv();
   console.log(
     `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})`,
   );
   await worker.run();
+  await close();
   console.log('worker stopped');
   return 0;
 }

@@ -21,7 +21,9 @@ Engine (Temporal settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TA
 TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
   infctl worker                       Run the Temporal worker (workflows and activities). Prometheus metrics
                                       on INFCTL_WORKER_METRICS_ADDRESS (host:port) when set; cache transfers
-                                      use the gateways in INFCTL_GATEWAY_ADMIN_URLS with _TOKEN.
+                                      use the gateways in INFCTL_GATEWAY_ADMIN_URLS with _TOKEN. Sizing:
+                                      INFCTL_WORKER_MAX_CACHED_WORKFLOWS, _MAX_CONCURRENT_WORKFLOW_TASKS,
+                                      _MAX_CONCURRENT_ACTIVITIES, _STICKY_QUEUE_TIMEOUT (SDK defaults).
   infctl controller [--poll-interval MS] [--resync MS]
                                       Watch the five kinds and signal their workflows.
                                       Prometheus metrics on INFCTL_CONTROLLER_METRICS_ADDRESS

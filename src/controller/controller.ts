@@ -1,7 +1,7 @@
 /**
  * Watches the five kinds and turns every change into a signal to the resource's workflow. Informers restart
  * with backoff after errors; a per-key queue keeps one change per resource in flight; a periodic resync
- * re-delivers everything (workflows ignore generations they have seen, so duplicates are harmless).
+ * re-delivers what changed since its last delivery or whose workflow is no longer running (resync.ts).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { FINALIZER, KINDS, keyOf, parseSpec, refOf, servedModel, type ResourceRef } from '../api/index.ts';
@@ -20,6 +20,7 @@ import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { resourceWorkflowStart, workflowIdFor } from '../temporal/start.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
 import { reportInvalidSpec } from './invalid-spec.ts';
+import { fingerprintOf, resyncVerdict, type Delivery } from './resync.ts';
 
 /** The workflow of each kind; the client names the workflow type after the function. */
 const WORKFLOWS: Record<string, typeof InferenceServiceWorkflow> = {
@@ -49,9 +50,10 @@ export class Controller {
   private readonly pending = new Map<string, Resource>();
   private readonly inFlight = new Set<string>();
   private readonly index = new DependencyIndex();
-  /** The generation last delivered per key: status-only updates (our own writes) signal nothing. */
-  private readonly delivered = new Map<string, number>();
+  /** What was last delivered per key: status-only updates (our own writes) and unchanged resyncs signal nothing. */
+  private readonly delivered = new Map<string, Delivery>();
   private resync?: NodeJS.Timeout;
+  private resyncing = false;
   private stopped = false;
   private readonly log: (message: string) => void;
   /** When each key's pending change arrived, for the spec-to-signal latency. */
@@ -83,14 +85,11 @@ export class Controller {
       // Zero from the start, so a dashboard shows 0 rather than no data until the first restart.
       this.metrics.informerRestarts.inc({ kind: info.kind }, 0);
       this.metrics.giveUps.inc({ kind: info.kind }, 0);
+      this.metrics.invalidSpecs.inc({ kind: info.kind }, 0);
       this.informers.set(info.kind, informer);
     }
     const resyncMs = this.options.resyncMs ?? 60_000;
-    this.resync = setInterval(() => {
-      for (const informer of this.informers.values())
-        for (const obj of informer.list()) this.enqueue(obj as Resource, true);
-      this.metrics.lastResync.setToCurrentTime();
-    }, resyncMs);
+    this.resync = setInterval(() => void this.resyncAll(), resyncMs);
     this.metrics.lastResync.setToCurrentTime();
     this.log(`watching ${KINDS.map((k) => k.kind).join(', ')}`);
   }
@@ -102,12 +101,53 @@ export class Controller {
     while (this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** Compares every object with its last delivery; re-delivers the changed ones and those whose workflow is gone. */
+  private async resyncAll(): Promise<void> {
+    if (this.resyncing || this.stopped) return;
+    this.resyncing = true;
+    try {
+      const running = await this.runningWorkflows();
+      for (const informer of this.informers.values())
+        for (const item of informer.list()) {
+          const obj = item as Resource;
+          const ref = refOf(obj);
+          const key = keyOf(ref);
+          const verdict = resyncVerdict(
+            obj,
+            this.delivered.get(key),
+            workflowIdFor(ref.kind, ref.namespace, ref.name),
+            running,
+          );
+          this.metrics.resyncs.inc({ kind: obj.kind, verdict });
+          if (verdict === 'unchanged') continue;
+          // Delivered again from scratch: a lost workflow is started anew by the spec's signalWithStart.
+          this.delivered.delete(key);
+          this.enqueue(obj, true);
+        }
+      this.metrics.lastResync.setToCurrentTime();
+    } finally {
+      this.resyncing = false;
+    }
+  }
+
+  /** IDs of the running workflows on our task queue (one visibility query), or undefined when it fails. */
+  private async runningWorkflows(): Promise<Set<string> | undefined> {
+    const ids = new Set<string>();
+    try {
+      const query = `ExecutionStatus = "Running" AND TaskQueue = "${this.options.taskQueue}"`;
+      for await (const w of this.options.temporal.workflow.list({ query, pageSize: 1000 }))
+        ids.add(w.workflowId);
+      return ids;
+    } catch (err) {
+      this.log(`resync: could not list running workflows, none taken for lost: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
   private enqueue(obj: Resource, resync: boolean): void {
     const key = keyOf(refOf(obj));
     this.metrics.events.inc({ kind: obj.kind, type: resync ? 'resync' : 'change' });
     if (!this.arrived.has(key)) this.arrived.set(key, performance.now());
-    // A resync re-delivers everything, in case a workflow was lost (terminated, or its history reset).
-    if (resync) this.delivered.delete(key);
     this.pending.set(key, obj);
     if (!this.inFlight.has(key)) void this.drain(key);
   }
@@ -163,18 +203,19 @@ export class Controller {
         }),
       );
       this.index.forget(obj);
+      this.delivered.set(keyOf(refOf(obj)), { fingerprint: fingerprintOf(obj), signalled: true });
       return;
     }
     const generation = obj.metadata.generation ?? 1;
     const key = keyOf(refOf(obj));
-    if (this.delivered.get(key) !== generation) {
+    if (this.delivered.get(key)?.fingerprint !== fingerprintOf(obj)) {
       // Parsed once, here: the workflow gets the typed spec with its defaults, or no work starts at all.
       const parsed = parseSpec(kind, obj.spec);
       if (!parsed.ok) {
         await reportInvalidSpec(this.options.kube, obj, parsed.problems);
         this.metrics.invalidSpecs.inc({ kind });
         this.log(`${key}: generation ${generation} is InvalidSpec: ${parsed.problems.join('; ')}`);
-        this.delivered.set(key, generation);
+        this.delivered.set(key, { fingerprint: fingerprintOf(obj), signalled: false });
         return;
       }
       if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
@@ -186,7 +227,7 @@ export class Controller {
         }),
       );
       this.metrics.signalLatency.observe({ kind }, (performance.now() - arrived) / 1000);
-      this.delivered.set(key, generation);
+      this.delivered.set(key, { fingerprint: fingerprintOf(obj), signalled: true });
     } else if (!obj.metadata.finalizers?.includes(FINALIZER)) await this.addFinalizer(obj);
     for (const dependent of this.index.update(obj)) await this.notify(dependent, obj);
   }

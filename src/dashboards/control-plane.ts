@@ -78,27 +78,31 @@ export const CONTROL_PLANE: DashboardSpec = {
       bars: true,
     }),
     row('Rollouts'),
+    // A rollout is a rare event whose histogram series appear with their first observation, so a rate over a
+    // short window shows nothing; these read the histogram's running sum and count instead.
     timeseries({
       title: 'Rollout duration',
       description:
-        'An InferenceService revision applied until its replicas are ready (or the rollout failed).',
+        'Mean time from an InferenceService revision applied to its replicas ready (or the rollout failed), over the rollouts this worker ran since it started.',
       queries: [
-        q(quantile(0.5, 'inference_service_rollout_duration_seconds', 'outcome', ''), 'p50 {{outcome}}'),
-        q(quantile(1, 'inference_service_rollout_duration_seconds', 'outcome', ''), 'max {{outcome}}'),
+        q(
+          'sum by (resource, outcome) (inference_service_rollout_duration_seconds_sum)\n' +
+            '/ sum by (resource, outcome) (inference_service_rollout_duration_seconds_count)',
+          '{{resource}} {{outcome}}',
+        ),
       ],
       unit: 's',
     }),
     timeseries({
       title: 'Rollouts by outcome',
-      description: 'Rollouts finished, by resource and outcome (complete, failed).',
+      description: 'Rollouts this worker ran since it started, by resource and outcome (complete, failed).',
       queries: [
         q(
-          `sum by (resource, outcome) (${increase('inference_service_rollout_duration_seconds_count')})`,
+          'sum by (resource, outcome) (inference_service_rollout_duration_seconds_count)',
           '{{resource}} {{outcome}}',
         ),
       ],
       unit: 'short',
-      bars: true,
     }),
     row('Temporal worker'),
     timeseries({

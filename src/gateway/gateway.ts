@@ -115,14 +115,16 @@ export class Gateway {
   /** Installs a complete route table. Requests in flight keep the route they resolved. */
   applyRoutes(snapshot: RouteSnapshot): void {
     const urls = new Set<string>();
-    for (const route of snapshot.routes)
+    for (const route of snapshot.routes) {
+      // Zero from the start, so a dashboard shows 0 rather than no data until the first retry or ejection.
+      this.metrics.retries.inc({ model: route.model }, 0);
       for (const target of route.targets) {
-        this.targets.set(target, {
-          endpoints: target.endpoints.map((spec) => this.endpoints.resolve(spec)),
-          filters: this.filterChain(target),
-        });
+        const endpoints = target.endpoints.map((spec) => this.endpoints.resolve(spec));
+        this.targets.set(target, { endpoints, filters: this.filterChain(target) });
+        for (const e of endpoints) this.metrics.ejections.inc({ endpoint: e.name }, 0);
         for (const e of target.endpoints) urls.add(e.url);
       }
+    }
     for (const url of this.endpoints.retain(urls)) {
       this.prefixIndex.forget(url);
       this.ownership.forgetEndpoint(url);

@@ -10,7 +10,7 @@ import { readInferenceRequest, type InferenceKind, type JsonLimits } from './req
 import type { ModelRoute, RouteTable, RouteTarget } from './routes/route-table.ts';
 import type { Scheduler } from './scheduling/framework.ts';
 import type { OwnershipTable } from './scheduling/ownership.ts';
-import { hashString, promptKeys } from './scheduling/prefix-blocks.ts';
+import { promptKeys } from './scheduling/prefix-blocks.ts';
 import type { PrefixIndex } from './scheduling/prefix-index.ts';
 import type { ProfileHandler } from './scheduling/profile-handler.ts';
 import { buildScheduler, type ScorerWeights } from './scheduling/profiles.ts';
@@ -58,8 +58,9 @@ export class InferencePath {
       json: this.options.jsonLimits,
     });
     const { model, user } = request.body;
-    const route = this.deps.table.lookup(model);
-    if (!route) {
+    const keys = promptKeys(request);
+    const resolved = this.deps.table.resolve(model, { headers: req.headers, user }, keys.blocks);
+    if (!resolved) {
       this.deps.metrics.requests.inc({ model: 'unknown', endpoint: 'none', status: 404 });
       throw new GatewayError(
         404,
@@ -68,12 +69,7 @@ export class InferencePath {
         'model',
       );
     }
-    const keys = promptKeys(request);
-    const headerValue = req.headers[route.routing.sessionHeader.toLowerCase()];
-    const sessionKey =
-      (Array.isArray(headerValue) ? headerValue[0] : headerValue) ??
-      (typeof user === 'string' ? user : undefined);
-    const target = pickTarget(route, sessionKey, keys.blocks);
+    const { route, target, sessionKey } = resolved;
     const { endpoints, filters } = this.deps.targets.get(target) ?? { endpoints: [], filters: [] };
     const ctx: RequestContext = {
       req,
@@ -129,31 +125,4 @@ export class InferencePath {
     }
     return scheduler;
   }
-}
-
-/** A weighted choice among the route's services; keyed requests (session, prefix) always pick the same one. */
-function pickTarget(route: ModelRoute, sessionKey: string | undefined, blocks: number[]): RouteTarget {
-  const targets = route.targets.filter((t) => t.weight > 0);
-  if (targets.length === 0) {
-    throw new GatewayError(
-      503,
-      'no_healthy_upstream',
-      `The model "${route.model}" has no service with a positive weight.`,
-    );
-  }
-  const [only] = targets;
-  if (targets.length === 1 && only) return only;
-  const total = targets.reduce((sum, t) => sum + t.weight, 0);
-  const key =
-    sessionKey !== undefined
-      ? hashString(sessionKey)
-      : blocks.length > 0
-        ? (blocks[0] ?? 0)
-        : Math.floor(Math.random() * 2 ** 32);
-  let point = key % total;
-  for (const target of targets) {
-    if (point < target.weight) return target;
-    point -= target.weight;
-  }
-  return targets[targets.length - 1] as RouteTarget;
 }

@@ -170,6 +170,7 @@ export const paths = {
   services: (ns: string) => `/api/v1/namespaces/${ns}/services`,
   service: (ns: string, name: string) => `/api/v1/namespaces/${ns}/services/${name}`,
   pods: (ns: string) => `/api/v1/namespaces/${ns}/pods`,
+  allPods: () => '/api/v1/pods',
   secrets: (ns: string) => `/api/v1/namespaces/${ns}/secrets`,
   secret: (ns: string, name: string) => `/api/v1/namespaces/${ns}/secrets/${name}`,
   serviceAccount: (ns: string, name: string) => `/api/v1/namespaces/${ns}/serviceaccounts/${name}`,

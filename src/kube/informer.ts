@@ -32,9 +32,15 @@ export async function watchCollection(
   path: string,
   label: string,
   handlers: WatchHandlers,
+  /** Only the objects with these labels (a Kubernetes label selector), for the list and the watch alike. */
+  labelSelector?: string,
 ): Promise<WatchedCollection> {
-  const informer = makeInformer(kube.kc, path, () =>
-    kube.get<KubernetesListObject<KubernetesObject>>(path),
+  const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+  const informer = makeInformer(
+    kube.kc,
+    path,
+    () => kube.get<KubernetesListObject<KubernetesObject>>(`${path}${query}`),
+    labelSelector,
   ) as WatchedCollection;
   informer.on('add', handlers.onChange);
   informer.on('update', handlers.onChange);

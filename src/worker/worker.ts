@@ -14,6 +14,10 @@ import { connectionOptions, temporalEnv, type TemporalEnv } from '../temporal/co
 import { KubeClient } from '../kube/client.ts';
 import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
 import { KubernetesGatewayRuntime } from '../runtime/kubernetes/gateway-deployment.ts';
+import { ServiceCache } from '../activities/kubernetes/service-cache.ts';
+import { PodCache } from '../runtime/kubernetes/pod-cache.ts';
+import { listingServices } from '../activities/kubernetes/dependents.ts';
+import { workerSizingFromEnv } from './worker-sizing.ts';
 
 const COMPILED = !import.meta.url.endsWith('.ts');
 const WORKFLOWS = fileURLToPath(new URL(`../workflows/index.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
@@ -39,8 +43,8 @@ function onProcesses(): boolean {
   return (process.env.INFCTL_RUNTIME ?? 'kubernetes') === 'process';
 }
 
-function runtimeFromEnvironment(kube: KubeClient): ReplicaRuntime {
-  if (!onProcesses()) return new KubernetesRuntime(kube, serviceEvents(kube));
+function runtimeFromEnvironment(kube: KubeClient, pods: PodCache | undefined): ReplicaRuntime {
+  if (!onProcesses()) return new KubernetesRuntime(kube, serviceEvents(kube), pods ? { pods } : {});
   const tools = requireTools(['llm-d-inference-sim']);
   return new ProcessRuntime({
     dir: process.env.INFCTL_PROCESS_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'replicas'),
@@ -79,23 +83,56 @@ function gatewayAdminFromEnvironment(): GatewayAdmin | undefined {
   return { urls, token };
 }
 
-export async function createWorker(options: { env?: TemporalEnv; kube?: KubeClient } = {}): Promise<Worker> {
+/** A worker and what it started beside it (the InferenceService cache), stopped together once it has run. */
+export interface EngineWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function createWorker(
+  options: { env?: TemporalEnv; kube?: KubeClient } = {},
+): Promise<EngineWorker> {
   const env = options.env ?? temporalEnv();
+  const sizing = workerSizingFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(env));
   const kube = options.kube ?? new KubeClient();
-  return Worker.create({
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities(
-      kube,
-      runtimeFromEnvironment(kube),
-      gatewayAdminFromEnvironment(),
-      servicePolicyFromEnv(),
-      gatewaysFromEnvironment(kube),
-    ),
-    // SIGINT/SIGTERM drain in-flight tasks before the process exits.
-    shutdownGraceTime: '10 seconds',
-  });
+  // Informer caches, so the per-poll reads of many workflows read memory (issue 16).
+  const watched = process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {};
+  const services = await ServiceCache.start(kube, listingServices(kube), watched);
+  let pods: PodCache | undefined;
+  const stopCaches = async () => {
+    await services.stop();
+    await pods?.stop();
+  };
+  let worker: Worker;
+  try {
+    if (!onProcesses()) pods = await PodCache.start(kube, watched);
+    worker = await Worker.create({
+      ...sizing,
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities(
+        kube,
+        runtimeFromEnvironment(kube, pods),
+        gatewayAdminFromEnvironment(),
+        servicePolicyFromEnv(),
+        gatewaysFromEnvironment(kube),
+        services,
+      ),
+      // SIGINT/SIGTERM drain in-flight tasks before the process exits.
+      shutdownGraceTime: '10 seconds',
+    });
+  } catch (err) {
+    await stopCaches();
+    throw err;
+  }
+  return {
+    worker,
+    close: async () => {
+      await stopCaches();
+      await connection.close();
+    },
+  };
 }

@@ -49,7 +49,7 @@ export function policyNow(state: CacheState, now: number): CachePolicy {
 }
 
 /** Decisions and pool numbers as workflow metrics (exported by the worker's Prometheus endpoint, not on replay). */
-export const metrics = {
+const metrics = {
   actions: () =>
     metricMeter.createCounter(
       'inference_cache_actions',
@@ -70,7 +70,49 @@ export const metrics = {
       'ratio',
       'Highest KV-cache usage of a replica',
     ),
+  thresholdHitRate: () =>
+    metricMeter.createGauge(
+      'inference_cache_threshold_hit_rate',
+      'float',
+      'ratio',
+      'thresholdHitRate in force (the spec, or a setPolicy override)',
+    ),
+  evictionThreshold: () =>
+    metricMeter.createGauge(
+      'inference_cache_eviction_threshold',
+      'float',
+      'ratio',
+      'evictionThreshold in force (the spec, or a setPolicy override)',
+    ),
+  replicaHitRate: () =>
+    metricMeter.createGauge(
+      'inference_cache_replica_hit_rate',
+      'float',
+      'ratio',
+      'Windowed prefix-cache hit rate of each replica, by replica',
+    ),
+  replicaKvUsage: () =>
+    metricMeter.createGauge(
+      'inference_cache_replica_kv_usage',
+      'float',
+      'ratio',
+      'KV-cache usage of each replica at the last poll, by replica',
+    ),
 };
+
+/** The loop's view of its pool and the thresholds it compares against, as gauges. */
+export function recordView(state: CacheState, view: PoolView, policy: CachePolicy): void {
+  const resource = { resource: `${state.namespace}/${state.name}` };
+  if (view.poolHitRate !== undefined) metrics.poolHitRate().set(view.poolHitRate, resource);
+  if (view.maxKvUsage !== undefined) metrics.maxKvUsage().set(view.maxKvUsage, resource);
+  metrics.thresholdHitRate().set(policy.thresholdHitRate, resource);
+  metrics.evictionThreshold().set(policy.evictionThreshold, resource);
+  for (const r of view.replicas) {
+    const labels = { ...resource, replica: r.name };
+    if (r.hitRate !== undefined) metrics.replicaHitRate().set(r.hitRate, labels);
+    if (r.kvUsage !== undefined) metrics.replicaKvUsage().set(r.kvUsage, labels);
+  }
+}
 
 export function countAction(state: CacheState, action: string, manual: boolean, outcome: string): void {
   metrics.actions().add(1, {

@@ -12,7 +12,7 @@ import { setPhase } from './phase.ts';
 export const waitPhase = (type: string) =>
   type === 'KubernetesUnavailable' ? Reason.WaitingForAPIServer : Reason.WaitingToRetry;
 
-export const keyOf = (state: EntityState<unknown, unknown>) => ({
+export const stateRef = (state: EntityState<unknown, unknown>) => ({
   kind: state.kind,
   namespace: state.namespace,
   name: state.name,
@@ -48,7 +48,7 @@ export async function reportFailure<S, D>(
   if (repeated) return; // already reported; a tick that fails the same way writes nothing
   await bestEffort('the failure', () =>
     steps.writeStatus({
-      ...keyOf(state),
+      ...stateRef(state),
       observedGeneration: state.generation,
       fields: { phase: 'Degraded' },
       conditions: [
@@ -67,7 +67,7 @@ export async function reportWaits(state: EntityState<unknown, unknown>): Promise
     const reason = wait.type === 'KubernetesUnavailable' ? Reason.WaitedForAPIServer : Reason.WaitedToRetry;
     await bestEffort('the wait', () =>
       steps.writeStatus({
-        ...keyOf(state),
+        ...stateRef(state),
         resolveWaits: true,
         event: {
           type: 'Warning',
@@ -93,5 +93,5 @@ export async function teardown<S, D>(
       log.warn('teardown failed permanently; releasing the finalizer anyway', { error: err.message });
     }
   }
-  await bestEffort('the finalizer release', () => steps.releaseFinalizer(keyOf(state)));
+  await bestEffort('the finalizer release', () => steps.releaseFinalizer(stateRef(state)));
 }

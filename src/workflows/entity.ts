@@ -21,7 +21,7 @@ import {
   type SpecMessage,
 } from './messages.ts';
 import { oneAttempt } from './activities.ts';
-import { keyOf, reportFailure, reportWaits, teardown, waitPhase } from './entity-faults.ts';
+import { stateRef, reportFailure, reportWaits, teardown, waitPhase } from './entity-faults.ts';
 import { setPhase } from './phase.ts';
 import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
@@ -258,7 +258,7 @@ export async function runEntity<S, D>(
     announce: async (wait) => {
       try {
         await oneAttempt.writeStatus({
-          ...keyOf(state),
+          ...stateRef(state),
           conditions: [
             {
               type: 'Progressing',

@@ -4,7 +4,7 @@
  * cache-policy.ts turns the polls into windowed hit rates and decisions; an eviction is an activity whose
  * input carries the numbers that triggered it, so the Temporal history is the audit trail.
  */
-import { continueAsNew, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, log, patched } from '@temporalio/workflow';
 import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
 import { steps } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
@@ -13,7 +13,7 @@ import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './c
 import {
   cacheReplicas,
   countAction,
-  metrics,
+  recordView,
   policyNow,
   type CacheData,
   type CacheState,
@@ -21,7 +21,8 @@ import {
 import { writeStatus } from './cache-status.ts';
 import { initialState, runEntity } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { ModelName } from '../temporal/search-attributes.ts';
+import { showModelName } from './model-name.ts';
+import type { ReplicaSample } from '../activities/vllm/cache-actions.ts';
 
 export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Promise<void> {
   const state =
@@ -37,16 +38,24 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     );
 
   registerCacheOverrides(state);
-  const poll = async (spec: InferenceCacheSpec) => {
-    const replicas = await cacheReplicas(state, spec);
-    const samples = await steps.scrapeCacheMetrics({ replicas });
+  /** The tick's reads: one activity (services, replicas and their metrics) or, in older histories, three. */
+  const read = async (spec: InferenceCacheSpec, oneRead: boolean): Promise<ReplicaSample[]> => {
+    if (!oneRead) return steps.scrapeCacheMetrics({ replicas: await cacheReplicas(state, spec) });
+    const tick = await steps.readCacheTick({
+      namespace: state.namespace,
+      model: spec.modelName,
+      cacheName: state.name,
+    });
+    state.data.services = tick.services;
+    return tick.samples;
+  };
+  const poll = async (spec: InferenceCacheSpec, oneRead: boolean) => {
+    const samples = await read(spec, oneRead);
     const now = Date.now();
     const policy = policyNow(state, now);
     const view = recordPoll(state.data.loop, samples, now, policy);
     state.data.view = view;
-    const resource = { resource: `${state.namespace}/${state.name}` };
-    if (view.poolHitRate !== undefined) metrics.poolHitRate().set(view.poolHitRate, resource);
-    if (view.maxKvUsage !== undefined) metrics.maxKvUsage().set(view.maxKvUsage, resource);
+    recordView(state, view, policy);
     const verified = recordVerification(state.data.loop, view);
     if (verified) log.info('transfer verified', { ...verified });
     const decision = decide(state.data.loop, view, now, policy);
@@ -69,17 +78,16 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     }
   };
 
-  const reconcile = async (spec: InferenceCacheSpec, force: boolean) => {
+  /** `servicesRead`: this tick's read already found the services. */
+  const reconcile = async (spec: InferenceCacheSpec, force: boolean, servicesRead = false) => {
     state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval);
-    // Upserted only when it differs: an upsert on every poll was a command and an event per tick (issue 16).
-    const shown = workflowInfo().typedSearchAttributes.get(ModelName);
-    if (!patched('model-upsert-on-change') || shown !== spec.modelName)
-      upsertSearchAttributes([{ key: ModelName, value: spec.modelName }]);
-    state.data.services = await steps.findServicesForModel({
-      namespace: state.namespace,
-      model: spec.modelName,
-      cacheName: state.name,
-    });
+    showModelName(spec.modelName);
+    if (!servicesRead)
+      state.data.services = await steps.findServicesForModel({
+        namespace: state.namespace,
+        model: spec.modelName,
+        cacheName: state.name,
+      });
     for (const request of state.data.pending.splice(0)) {
       try {
         await evict(state, request.replica, forcedReason(request.reason), true);
@@ -103,8 +111,10 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     {
       reconcile: (s) => reconcile(s.spec, true),
       observe: async (s) => {
-        await poll(s.spec);
-        await reconcile(s.spec, false);
+        // One activity for a tick's reads instead of three (issue 16); older histories replay with three.
+        const oneRead = patched('cache-tick-one-read');
+        await poll(s.spec, oneRead);
+        await reconcile(s.spec, false, oneRead);
       },
       details: (s) => ({
         poolHitRate: s.data.view?.poolHitRate,

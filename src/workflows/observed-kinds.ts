@@ -2,7 +2,7 @@
  * The workflows of the kinds whose reconcile is "look at the cluster and report": SpeculativeDecoding, PrefillDecodingDisaggregation and InferenceGateway. Their effect on serving reaches the
  * InferenceServices through the controller's dependency index, which signals the services that link them.
  */
-import { continueAsNew, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { continueAsNew, patched } from '@temporalio/workflow';
 import {
   Reason,
   type ConditionUpdate,
@@ -14,7 +14,7 @@ import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { ModelName } from '../temporal/search-attributes.ts';
+import { showModelName } from './model-name.ts';
 import { acceptanceRate, type DraftCounters } from './spec-decode-rate.ts';
 
 interface ObservedData {
@@ -66,7 +66,7 @@ function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Pr
       initialState<S, ObservedData>({ kind, ...input }, {});
     const step = async (state: ObservedState<S>, force: boolean) => {
       const report = await look(state);
-      if (report.model) upsertSearchAttributes([{ key: ModelName, value: report.model }]);
+      if (report.model) showModelName(report.model);
       await writeIfChanged(state, report, force);
       if (force) state.reconciledGeneration = state.generation;
     };

@@ -137,7 +137,7 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
     assert.match(
       metrics,
-      /inference_cache_actions\{[^}]*action="Evict"[^}]*outcome="done"[^}]*trigger="automatic"[^}]*\} 1\b/,
+      /inference_cache_actions(?:_total)?\{[^}]*action="Evict"[^}]*outcome="done"[^}]*trigger="automatic"[^}]*\} 1\b/,
       metrics
         .split('\n')
         .filter((l) => l.startsWith('inference_cache'))

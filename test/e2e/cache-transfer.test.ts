@@ -225,7 +225,10 @@ describe('the InferenceCache Transfer action against simulators and the gateway'
     assert.equal(history.code, 0, history.err);
     assert.equal(history.out.match(/transferCache/g)?.length, 1, history.out);
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
-    assert.match(metrics, /inference_cache_actions\{[^}]*action="Transfer"[^}]*trigger="automatic"[^}]*\} 1/);
+    assert.match(
+      metrics,
+      /inference_cache_actions(?:_total)?\{[^}]*action="Transfer"[^}]*trigger="automatic"[^}]*\} 1/,
+    );
     assert.match(metrics, /inference_cache_pool_hit_rate\{[^}]*\} 0\.\d+/);
   });
 
@@ -284,7 +287,7 @@ describe('the InferenceCache Transfer action against simulators and the gateway'
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
     assert.match(
       metrics,
-      /inference_cache_actions\{[^}]*action="Evict"[^}]*outcome="suppressed"[^}]*\} [1-9]/,
+      /inference_cache_actions(?:_total)?\{[^}]*action="Evict"[^}]*outcome="suppressed"[^}]*\} [1-9]/,
     );
   });
 });

@@ -290,6 +290,8 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       'secretName: temporal-client-tls',
       'INFCTL_WATCH_NAMESPACE',
       'INFCTL_WORKER_METRICS_ADDRESS',
+      'INFCTL_WORKER_MAX_CACHED_WORKFLOWS',
+      'INFCTL_WORKER_STICKY_QUEUE_TIMEOUT',
       'path: /healthz',
       'minAvailable: 1',
     ])

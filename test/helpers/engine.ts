@@ -64,10 +64,11 @@ export const startController = (
   env: DevEnvironment,
   pollIntervalMs = 2000,
   extraEnv: Record<string, string> = {},
+  resyncMs = 15_000,
 ) =>
   startEngineProcess(
     env,
-    ['controller', '--poll-interval', String(pollIntervalMs), '--resync', '15000'],
+    ['controller', '--poll-interval', String(pollIntervalMs), '--resync', String(resyncMs)],
     /\[controller\] watching/,
     extraEnv,
   );

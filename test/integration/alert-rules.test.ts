@@ -4,11 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { binary } from '../../src/tools/components.ts';
 import { components } from '../helpers/components.ts';
+import { dashboardQueries } from '../helpers/prometheus.ts';
 
 const RULES = 'deploy/charts/inference-controller/rules/alerts.yaml';
 const TESTS = 'test/prometheus/alerts.test.yaml';
@@ -70,5 +73,15 @@ describe('alert rules under promtool', () => {
       (monitor?.spec?.selector as { matchExpressions: { key: string }[] }).matchExpressions.map((e) => e.key),
       ['production-stack.vllm.ai/model', 'production-stack.vllm.ai/inference-service'],
     );
+  });
+
+  it('promtool parses every dashboard query and annotation (each as a recording rule)', () => {
+    const queries = dashboardQueries(3600);
+    const file = join(mkdtempSync(join(tmpdir(), 'infctl-dashboard-rules-')), 'dashboards.yaml');
+    const rules = queries.map((q, i) => ({ record: `dashboard_query_${i}`, expr: q.expr }));
+    writeFileSync(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+    const r = spawnSync(promtool(), ['check', 'rules', file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`SUCCESS: ${queries.length} rules found`));
   });
 });

@@ -14,6 +14,10 @@ const REPLICAS: CacheReplica[] = [
   { name: 'r1', url: 'http://127.0.0.1:2', engine: 'simulator' },
 ];
 
+/** r0 is always full, r1 nearly empty. */
+const samples = () =>
+  REPLICAS.map((r, i) => ({ ...r, ok: true, kvUsage: i === 0 ? 0.99 : 0.1, hits: 0, queries: 0 }));
+
 describe('cache actions never interleave', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
@@ -31,8 +35,8 @@ describe('cache actions never interleave', () => {
     const activities: Partial<Activities> = {
       findServicesForModel: async () => ['svc'],
       findCacheReplicas: async () => REPLICAS,
-      scrapeCacheMetrics: async () =>
-        REPLICAS.map((r, i) => ({ ...r, ok: true, kvUsage: i === 0 ? 0.99 : 0.1, hits: 0, queries: 0 })),
+      scrapeCacheMetrics: async () => samples(),
+      readCacheTick: async () => ({ services: ['svc'], samples: samples() }),
       writeStatus: async () => true,
       releaseFinalizer: async () => undefined,
       evictCache: async (input: { replica: CacheReplica; reason: string }) => {

@@ -31,6 +31,7 @@ describe('a resource workflow that lives for months keeps its history bounded', 
       findServicesForModel: async () => ['svc'],
       findCacheReplicas: async () => [],
       scrapeCacheMetrics: async () => [],
+      readCacheTick: async () => ({ services: ['svc'], samples: [] }),
       writeStatus: async () => true,
       releaseFinalizer: async () => undefined,
     };

@@ -7,6 +7,7 @@ import type { ServingPlan } from '../../src/api/index.ts';
 import { serviceEvents } from '../../src/activities/kubernetes/events.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
+import { PodCache } from '../../src/runtime/kubernetes/pod-cache.ts';
 import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
@@ -72,6 +73,15 @@ const eventReasons = () =>
   ])
     .stdout.trim()
     .split('\n');
+
+/** A client that counts its reads (GET and LIST). */
+class CountingKube extends KubeClient {
+  reads = 0;
+  override get<T>(path: string): Promise<T> {
+    this.reads++;
+    return super.get<T>(path);
+  }
+}
 
 describe('local Kubernetes control plane with kwok GPU nodes', () => {
   let kube: KubeClient;
@@ -297,6 +307,21 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
       assert.match(endpoint!.url, /^http:\/\/[\d.]+:8000$/);
       assert.equal(endpoint!.role, 'both');
       assert.ok(endpoint!.zone, 'the zone of the kwok node');
+      // The worker's pod cache gives the same observation from memory: no LIST of pods, no GET of the node.
+      const pods = await PodCache.start(kube, { namespace: NS, log: () => {} });
+      try {
+        const cached = await eventually('the ready pod in the cache', () =>
+          pods.podsOf(NS, 'rt')?.length === 1 ? pods.podsOf(NS, 'rt') : undefined,
+        );
+        assert.equal(cached[0]?.metadata.name, endpoint!.name);
+        assert.equal(pods.podsOf('another-namespace', 'rt'), undefined, 'a namespace it does not watch');
+        const counting = new CountingKube(kube.kc);
+        const viaCache = new KubernetesRuntime(counting, serviceEvents(counting), { pods });
+        assert.deepEqual(await viaCache.observe(plan), observed);
+        assert.equal(await viaCache.observe(plan).then(() => counting.reads), 1, 'only the first node read');
+      } finally {
+        await pods.stop();
+      }
       const reasons = await eventually('Applied and RolloutComplete Events', () => {
         const r = eventReasons();
         return r.includes('Applied') && r.includes('RolloutComplete') ? r : undefined;

@@ -1,4 +1,4 @@
-import type { CacheReplica } from '../vllm/cache-actions.ts';
+import { scrapeReplicas, type CacheReplica, type ReplicaSample } from '../vllm/cache-actions.ts';
 import {
   KIND_INFERENCE_CACHE,
   KIND_INFERENCE_GATEWAY,
@@ -9,56 +9,50 @@ import {
   sameModel,
   servedModel,
   type InferenceGatewaySpec,
-  type ServingRole,
 } from '../../api/index.ts';
 import { paths, type KubeClient } from '../../kube/client.ts';
-import type { KubeObject, NodeObject, PodObject } from '../../kube/objects.ts';
+import type { NodeObject, PodObject } from '../../kube/objects.ts';
+import type { ServiceReader, ServiceResource } from './service-cache.ts';
 
-interface ServiceResource extends KubeObject {
-  spec?: { modelName?: string; inferenceCacheRef?: string; runtime?: { engine?: 'vllm' | 'simulator' } };
-  status?: {
-    readyReplicas?: number;
-    endpoints?: { name?: string; url?: string; ready?: boolean; role?: ServingRole }[];
+/** The services of a model from a LIST of the namespace (the worker's cache reads memory instead). */
+export function listingServices(kube: KubeClient): ServiceReader {
+  return {
+    async servicesOfModel(namespace, model) {
+      const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
+      return all.filter((s) => servedModel(KIND_INFERENCE_SERVICE, s.spec) === model);
+    },
   };
 }
 
 /** The InferenceServices of a namespace that serve a model, optionally only those that name a cache. */
 async function modelServices(
-  kube: KubeClient,
+  services: ServiceReader,
   namespace: string,
   model: string,
   cacheName?: string,
 ): Promise<ServiceResource[]> {
-  const all = await kube.list<ServiceResource>(paths.custom('inferenceservices', namespace));
   const namesCache = (s: ServiceResource) =>
     referencesFrom(KIND_INFERENCE_SERVICE, s.spec, KIND_INFERENCE_CACHE).some((r) => r.name === cacheName);
-  return all.filter(
-    (s) =>
-      servedModel(KIND_INFERENCE_SERVICE, s.spec) === model && (cacheName === undefined || namesCache(s)),
+  return (await services.servicesOfModel(namespace, model)).filter(
+    (s) => cacheName === undefined || namesCache(s),
   );
 }
 
+const namesOf = (services: ServiceResource[]) => services.map((s) => s.metadata.name).sort();
+
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
-export async function servicesForModel(
-  kube: KubeClient,
+async function servicesForModel(
+  services: ServiceReader,
   namespace: string,
   model: string,
   cacheName?: string,
 ): Promise<string[]> {
-  return (await modelServices(kube, namespace, model, cacheName)).map((s) => s.metadata.name).sort();
+  return namesOf(await modelServices(services, namespace, model, cacheName));
 }
 
-/**
- * The ready replicas the services of a model publish in their status (only the services that use `cacheName`
- * when given), sorted by name.
- */
-async function publishedReplicas(
-  kube: KubeClient,
-  namespace: string,
-  model: string,
-  cacheName?: string,
-): Promise<CacheReplica[]> {
-  return (await modelServices(kube, namespace, model, cacheName))
+/** The ready replicas the services publish in their status, sorted by name. */
+function replicasOf(services: ServiceResource[]): CacheReplica[] {
+  return services
     .flatMap((s) =>
       (s.status?.endpoints ?? [])
         .filter((e) => e.ready && e.name && e.url)
@@ -72,19 +66,28 @@ async function publishedReplicas(
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The ready replicas of every service of a model, as their status lists them. */
-export function modelReplicas(kube: KubeClient, namespace: string, model: string): Promise<CacheReplica[]> {
-  return publishedReplicas(kube, namespace, model);
+/**
+ * The ready replicas the services of a model publish in their status (only the services that use `cacheName`
+ * when given), sorted by name.
+ */
+export async function publishedReplicas(
+  services: ServiceReader,
+  namespace: string,
+  model: string,
+  cacheName?: string,
+): Promise<CacheReplica[]> {
+  return replicasOf(await modelServices(services, namespace, model, cacheName));
 }
 
-/** The ready replicas of the services of a model that use a cache, as their status lists them. */
-export function cacheReplicas(
-  kube: KubeClient,
+/** What an InferenceCache's tick reads, in one step: its services, their ready replicas and each one's metrics. */
+async function cacheTick(
+  services: ServiceReader,
   namespace: string,
   model: string,
   cacheName: string,
-): Promise<CacheReplica[]> {
-  return publishedReplicas(kube, namespace, model, cacheName);
+): Promise<{ services: string[]; samples: ReplicaSample[] }> {
+  const linked = await modelServices(services, namespace, model, cacheName);
+  return { services: namesOf(linked), samples: await scrapeReplicas(replicasOf(linked)) };
 }
 
 export interface RouteReadiness {
@@ -96,7 +99,7 @@ export interface RouteReadiness {
 }
 
 /** Resolves every route of a gateway to its services (the references of api/references.ts) and their ready endpoints. */
-export async function resolveRoutes(
+async function resolveRoutes(
   kube: KubeClient,
   namespace: string,
   spec: InferenceGatewaySpec,
@@ -135,8 +138,9 @@ export interface PodPairing {
  * shared round-robin when there are more prefill pods. Without pods (replicas as local processes), the ready
  * prefill and decode endpoints the model's services publish are paired the same way.
  */
-export async function pairPrefillDecode(
+async function pairPrefillDecode(
   kube: KubeClient,
+  services: ServiceReader,
   namespace: string,
   model: string,
   zoneLabel: string,
@@ -164,7 +168,7 @@ export async function pairPrefillDecode(
   let decode = await ready('decode');
   if (prefill.length === 0 && decode.length === 0) {
     // No pods: replicas that run elsewhere (the process runtime) are the services' published endpoints.
-    const replicas = await publishedReplicas(kube, namespace, model);
+    const replicas = await publishedReplicas(services, namespace, model);
     prefill = replicas.filter((r) => r.role === 'prefill').map((r) => ({ name: r.name }));
     decode = replicas.filter((r) => r.role === 'decode').map((r) => ({ name: r.name }));
   }
@@ -186,3 +190,21 @@ export async function pairPrefillDecode(
   }
   return { pairs, prefillPods: prefill.length, decodePods: decode.length };
 }
+
+/**
+ * What the workflows look up about the resources around them, from the API server `kube` reaches; the
+ * InferenceServices of a model from `services` (the worker's informer cache, else a LIST per call).
+ */
+export const dependentActivities = (kube: KubeClient, services: ServiceReader = listingServices(kube)) => ({
+  findServicesForModel: (input: { namespace: string; model: string; cacheName?: string }) =>
+    servicesForModel(services, input.namespace, input.model, input.cacheName),
+  findCacheReplicas: (input: { namespace: string; model: string; cacheName: string }) =>
+    publishedReplicas(services, input.namespace, input.model, input.cacheName),
+  /** An InferenceCache tick's reads as one step (its actions stay steps of their own, for the audit). */
+  readCacheTick: (input: { namespace: string; model: string; cacheName: string }) =>
+    cacheTick(services, input.namespace, input.model, input.cacheName),
+  resolveRoutes: (input: { namespace: string; spec: InferenceGatewaySpec }) =>
+    resolveRoutes(kube, input.namespace, input.spec),
+  pairPrefillDecode: (input: { namespace: string; model: string; zoneLabel: string }) =>
+    pairPrefillDecode(kube, services, input.namespace, input.model, input.zoneLabel),
+});

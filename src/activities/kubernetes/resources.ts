@@ -7,6 +7,7 @@ import {
   type Condition,
   type ConditionUpdate,
 } from '../../api/index.ts';
+import { isDeepStrictEqual } from 'node:util';
 import { KubeApiError, paths, type KubeClient } from '../../kube/client.ts';
 import type { KubeObject } from '../../kube/objects.ts';
 import { recordEvent } from './events.ts';
@@ -44,9 +45,11 @@ const WAIT_REASONS: readonly string[] = [Reason.WaitingForAPIServer, Reason.Wait
  * Writes status through the /status subresource. Conditions are merged with what is stored, with
  * metav1.Condition semantics (lastTransitionTime moves only when a status flips).
  */
-export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate): Promise<boolean> {
+async function writeResourceStatus(kube: KubeClient, update: StatusUpdate): Promise<boolean> {
   const path = resourcePath(update);
-  const current = await kube.find<KubeObject & { status?: { conditions?: Condition[] } }>(path);
+  const current = await kube.find<
+    KubeObject & { status?: Record<string, unknown> & { conditions?: Condition[] } }
+  >(path);
   if (!current) return false;
   let conditions = current.status?.conditions ?? [];
   const now = new Date();
@@ -71,7 +74,7 @@ export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate
   const status: Record<string, unknown> = { ...(update.fields ?? {}), conditions };
   if (update.observedGeneration !== undefined) status.observedGeneration = update.observedGeneration;
   try {
-    await kube.mergePatch(`${path}/status`, { status });
+    if (!storedAlready(current.status, status)) await kube.mergePatch(`${path}/status`, { status });
   } catch (err) {
     if (err instanceof KubeApiError && err.status === 404) return false;
     throw err;
@@ -94,8 +97,25 @@ export async function writeResourceStatus(kube: KubeClient, update: StatusUpdate
   return true;
 }
 
+/**
+ * Whether a merge patch of `status` would change nothing stored: then it is not sent, and neither the API
+ * server nor the watches (the controller's, the gateways') see a write (issue 16). Compared as JSON, so a field
+ * left undefined is left alone and a null one must be absent.
+ */
+function storedAlready(
+  stored: Record<string, unknown> | undefined,
+  status: Record<string, unknown>,
+): boolean {
+  const sent = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
+  return Object.entries(sent).every(([field, value]) =>
+    value === null
+      ? stored?.[field] === undefined || stored[field] === null
+      : isDeepStrictEqual(stored?.[field], value),
+  );
+}
+
 /** Removes our finalizer so Kubernetes can delete the resource. */
-export async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Promise<void> {
+async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Promise<void> {
   const path = resourcePath(key);
   const current = await kube.find(path);
   const finalizers = current?.metadata.finalizers ?? [];
@@ -106,3 +126,9 @@ export async function releaseFinalizer(kube: KubeClient, key: ResourceKey): Prom
     { op: 'remove', path: `/metadata/finalizers/${index}` },
   ]);
 }
+
+/** The status writes and the finalizer release, on the API server `kube` reaches. */
+export const resourceActivities = (kube: KubeClient) => ({
+  writeStatus: (update: StatusUpdate) => writeResourceStatus(kube, update),
+  releaseFinalizer: (key: ResourceKey) => releaseFinalizer(kube, key),
+});

@@ -41,7 +41,7 @@ interface CustomObject extends KubeObject {
 const pluralOf = (ref: Reference) => kindInfo(ref.edge.to)?.plural ?? '';
 
 /** Reads an InferenceService's linked InferenceCache, PDD and SpeculativeDecoding and checks they fit. */
-export async function resolveServiceInputs(
+async function resolveServiceInputs(
   kube: KubeClient,
   namespace: string,
   name: string,
@@ -112,3 +112,9 @@ export async function resolveServiceInputs(
   if (sd) out.sd = sd;
   return out;
 }
+
+/** Resolving an InferenceService's inputs, under the operator's policy. */
+export const serviceActivities = (kube: KubeClient, policy: ServicePolicy) => ({
+  resolveServiceInputs: (input: { namespace: string; name: string; spec: InferenceServiceSpec }) =>
+    resolveServiceInputs(kube, input.namespace, input.name, input.spec, policy),
+});

@@ -68,7 +68,7 @@ async function post(url: string): Promise<number> {
  * brings it back empty), which needs --enable-sleep-mode and the same variable. Throws when the replica refuses,
  * so the activity retries and the failure shows in the workflow's history.
  */
-export async function evictReplicaCache(replica: CacheReplica): Promise<{ method: string }> {
+async function evictReplicaCache(replica: CacheReplica): Promise<{ method: string }> {
   if (replica.engine === 'vllm') {
     const status = await post(`${replica.url}/reset_prefix_cache`);
     if (status !== 200) throw new Error(`${replica.name}: POST /reset_prefix_cache answered ${status}`);
@@ -80,3 +80,14 @@ export async function evictReplicaCache(replica: CacheReplica): Promise<{ method
     throw new Error(`${replica.name}: POST /sleep answered ${slept}, POST /wake_up answered ${woke}`);
   return { method: 'POST /sleep + POST /wake_up' };
 }
+
+/** The cache loop's replica activities: one poll of every replica, and an eviction with its audit reason. */
+export const cacheActivities = {
+  async scrapeCacheMetrics(input: { replicas: CacheReplica[] }): Promise<ReplicaSample[]> {
+    return scrapeReplicas(input.replicas);
+  },
+  /** The input's reason (the numbers that triggered it) is the audit trail in the history. */
+  async evictCache(input: { replica: CacheReplica; reason: string }): Promise<{ method: string }> {
+    return evictReplicaCache(input.replica);
+  },
+};

@@ -172,3 +172,10 @@ export function renderPlan(input: RenderInput): ServingPlan {
   const digest = createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 16);
   return { ...plan, digest };
 }
+
+/** The activity: rendering is pure, and as an activity its plan is recorded in the history a replay reads. */
+export const renderActivities = {
+  async renderVllmArgs(input: RenderInput): Promise<ServingPlan> {
+    return renderPlan(input);
+  },
+};

@@ -1,4 +1,6 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
+import type { ServiceReader } from '../kubernetes/service-cache.ts';
+import { publishedReplicas } from '../kubernetes/dependents.ts';
 import type { CacheReplica } from './cache-actions.ts';
 
 export interface SpecDecodeCounters {
@@ -13,7 +15,7 @@ export interface SpecDecodeCounters {
 const TIMEOUT_MS = 3000;
 
 /** Reads vllm:spec_decode_num_accepted_tokens and _num_draft_tokens from every replica and sums them. */
-export async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCounters> {
+async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCounters> {
   const samples = await Promise.all(
     replicas.map(async (r) => {
       try {
@@ -40,3 +42,10 @@ export async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDe
     drafted: reporting.reduce((n, s) => n + s.drafted, 0),
   };
 }
+
+/** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
+export const specDecodeActivities = (services: ServiceReader) => ({
+  async scrapeSpecDecoding(input: { namespace: string; model: string }): Promise<SpecDecodeCounters> {
+    return scrapeSpecDecode(await publishedReplicas(services, input.namespace, input.model));
+  },
+});

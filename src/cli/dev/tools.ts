@@ -4,6 +4,7 @@ const OBTAIN_VERB = {
   go: 'building from its Go module (first build takes minutes)',
   apt: 'installing the Debian package',
   pypi: 'downloading the wheel from PyPI',
+  generated: 'generating from Go modules',
 } as const;
 
 function table(rows: string[][]): string {

@@ -1,4 +1,7 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { BlockedPattern, ROUTE_STRATEGIES, SCHEDULING_POLICIES, ServingRole } from '../../api/index.ts';
+import { GatewayError } from '../errors.ts';
+import { hashString } from '../scheduling/prefix-blocks.ts';
 
 /** One replica a route may send requests to, as a source reports it. */
 export interface EndpointSpec {
@@ -93,6 +96,42 @@ export class RouteTable {
 
   lookup(model: string): ModelRoute | undefined {
     return this.routes.get(model);
+  }
+
+  /**
+   * Where a request goes: its model's route, its session key (the route's session header, else the OpenAI
+   * `user`), and one of the route's services by weight; keyed requests (session, else the first prefix block)
+   * always pick the same one. Undefined when the model has no route.
+   */
+  resolve(
+    model: string,
+    caller: { headers: IncomingHttpHeaders; user?: unknown },
+    blocks: readonly number[],
+  ): { route: ModelRoute; target: RouteTarget; sessionKey?: string } | undefined {
+    const route = this.routes.get(model);
+    if (!route) return undefined;
+    const header = caller.headers[route.routing.sessionHeader.toLowerCase()];
+    const sessionKey =
+      (Array.isArray(header) ? header[0] : header) ??
+      (typeof caller.user === 'string' ? caller.user : undefined);
+    const targets = route.targets.filter((t) => t.weight > 0);
+    const [only] = targets;
+    if (!only)
+      throw new GatewayError(
+        503,
+        'no_healthy_upstream',
+        `The model "${model}" has no service with a positive weight.`,
+      );
+    if (targets.length === 1) return { route, target: only, sessionKey };
+    const total = targets.reduce((sum, t) => sum + t.weight, 0);
+    const key =
+      sessionKey !== undefined ? hashString(sessionKey) : (blocks[0] ?? Math.floor(Math.random() * 2 ** 32));
+    let point = key % total;
+    for (const target of targets) {
+      if (point < target.weight) return { route, target, sessionKey };
+      point -= target.weight;
+    }
+    return { route, target: targets[targets.length - 1] as RouteTarget, sessionKey };
   }
 
   models(): ModelRoute[] {

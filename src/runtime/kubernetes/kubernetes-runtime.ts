@@ -11,6 +11,7 @@ import { observationOf } from '../replica-runtime.ts';
 import { paths, type KubeClient } from '../../kube/client.ts';
 import type { DeploymentObject, NodeObject, PodObject } from '../../kube/objects.ts';
 import { deploymentFor, serviceFor } from './manifests.ts';
+import type { PodCache } from './pod-cache.ts';
 
 /** Records a Kubernetes Event on the plan's InferenceService; the activities own Events (events.ts). */
 export type RecordServiceEvent = (
@@ -25,15 +26,27 @@ interface KubernetesRuntimeOptions {
   pollMs?: number;
   /** The node label that names a replica's zone. */
   zoneLabel?: string;
+  /** The worker's cache of the services' pods; without it every observation LISTs them. */
+  pods?: PodCache;
 }
 
 /** How long a new pod may stay unschedulable before the rollout is declared failed. */
 const UNSCHEDULABLE_GRACE_MS = 15_000;
+/**
+ * How long a node's zone is remembered: every observation read the node of every pod again (a GET per pod per
+ * poll; issue 16), and a node's zone label does not change while pods run on it.
+ */
+const ZONE_TTL_MS = 5 * 60_000;
+
+const isReady = (p: PodObject) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /** Replicas as the pods of one Deployment per group, behind one Service, all owned by the InferenceService. */
 export class KubernetesRuntime implements ReplicaRuntime {
   private readonly pollMs: number;
   private readonly zoneLabel: string;
+  private readonly pods?: PodCache;
+  private readonly zones = new Map<string, { zone: string; at: number }>();
 
   constructor(
     private readonly kube: KubeClient,
@@ -42,6 +55,7 @@ export class KubernetesRuntime implements ReplicaRuntime {
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.zoneLabel = options.zoneLabel ?? 'topology.kubernetes.io/zone';
+    this.pods = options.pods;
   }
 
   /** Server-side applies the plan's Deployments and Service, and deletes groups the plan no longer has. */
@@ -150,25 +164,26 @@ export class KubernetesRuntime implements ReplicaRuntime {
     return undefined;
   }
 
+  /**
+   * The pods behind a plan: from the worker's cache when it shows every replica ready (the steady state); else
+   * from a LIST, so an observation right after a rollout, or of a service losing replicas, is never behind.
+   */
+  private async podsOf(plan: ServingPlan): Promise<PodObject[]> {
+    const cached = this.pods?.podsOf(plan.namespace, plan.owner.name);
+    const want = plan.groups.reduce((n, g) => n + g.replicas, 0);
+    if (cached && cached.length === want && cached.every(isReady)) return cached;
+    return this.kube.list<PodObject>(paths.pods(plan.namespace), `${LABELS.service}=${plan.owner.name}`);
+  }
+
   /** The replicas behind a plan, read from its pods, each with the zone of its node. */
   async observe(plan: ServingPlan): Promise<ReplicaObservation> {
-    const pods = await this.kube.list<PodObject>(
-      paths.pods(plan.namespace),
-      `${LABELS.service}=${plan.owner.name}`,
-    );
-    const zones = new Map<string, string>();
+    const pods = await this.podsOf(plan);
     const endpoints: ReplicaEndpoint[] = [];
-    for (const p of pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-      const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    for (const p of [...pods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+      const ready = isReady(p);
       let zone: string | undefined;
       const nodeName = p.spec.nodeName;
-      if (nodeName) {
-        if (!zones.has(nodeName)) {
-          const node = await this.kube.find<NodeObject>(`/api/v1/nodes/${nodeName}`);
-          zones.set(nodeName, node?.metadata.labels?.[this.zoneLabel] ?? '');
-        }
-        zone = zones.get(nodeName) || undefined;
-      }
+      if (nodeName) zone = (await this.zoneOf(nodeName)) || undefined;
       endpoints.push({
         name: p.metadata.name,
         url: p.status?.podIP ? `http://${p.status.podIP}:${plan.port}` : '',
@@ -178,6 +193,17 @@ export class KubernetesRuntime implements ReplicaRuntime {
       });
     }
     return observationOf(plan, endpoints);
+  }
+
+  /** The zone label of a node ('' for none), read once per {@link ZONE_TTL_MS}. */
+  private async zoneOf(nodeName: string): Promise<string> {
+    const known = this.zones.get(nodeName);
+    if (known && Date.now() - known.at < ZONE_TTL_MS) return known.zone;
+    const node = await this.kube.find<NodeObject>(`/api/v1/nodes/${nodeName}`);
+    const zone = node?.metadata.labels?.[this.zoneLabel] ?? '';
+    // A node not found is asked again next time: it may be joining.
+    if (node) this.zones.set(nodeName, { zone, at: Date.now() });
+    return zone;
   }
 
   /** Deletes the Deployments and Services an InferenceService owns. */
