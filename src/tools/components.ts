@@ -52,7 +52,7 @@ const CONTROLLER_GEN_VERSION = 'v0.23.0';
 const PROMETHEUS_OPERATOR_VERSION = 'v0.95.2';
 
 /** The monitoring.coreos.com/v1 CRDs the chart's monitoring templates need, as controller-gen names them. */
-const MONITORING_CRDS = [
+export const MONITORING_CRDS = [
   { file: 'monitoring.coreos.com_servicemonitors.yaml', kind: 'ServiceMonitor' },
   { file: 'monitoring.coreos.com_podmonitors.yaml', kind: 'PodMonitor' },
   { file: 'monitoring.coreos.com_prometheusrules.yaml', kind: 'PrometheusRule' },

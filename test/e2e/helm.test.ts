@@ -6,8 +6,7 @@
  * table shows up as a denial and as the resource's Degraded condition.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,11 +15,10 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { CHART_DIR } from '../../src/cli/crds.ts';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { auditLogPath } from '../../src/cli/dev/dev-processes.ts';
-import { binary } from '../../src/tools/components.ts';
 import { policyRules } from '../../src/rbac/cluster-roles.ts';
 import { PERMISSIONS, type PermissionRow } from '../../src/rbac/permissions.ts';
 import { workflowIdFor } from '../../src/temporal/start.ts';
-import { components, releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
+import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import {
   startController,
   startEngineProcess,
@@ -29,6 +27,7 @@ import {
   type EngineProcess,
 } from '../helpers/engine.ts';
 import { until } from '../helpers/gateway.ts';
+import { helmFor, installMonitoringCrds, ok } from '../helpers/helm.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const RELEASE = `ic-${process.pid}`;
@@ -57,21 +56,7 @@ let temporal: Client;
 const processes: Record<string, EngineProcess> = {};
 const kubeconfigs: Record<string, string> = {};
 
-function helm(args: string[]): KubectlResult {
-  const r = spawnSync(binary(components('helm'), 'helm'), [...args, '--kubeconfig', env.kubeconfig], {
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: {
-      ...process.env,
-      HELM_CACHE_HOME: join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: join(helmHome, 'config'),
-      HELM_DATA_HOME: join(helmHome, 'data'),
-    },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const ok = (r: KubectlResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
+let helm: ReturnType<typeof helmFor>;
 
 /** A kubeconfig for `component`'s ServiceAccount: the local cluster, authenticated by a minted token. */
 function kubeconfigFor(component: string): string {
@@ -236,6 +221,9 @@ describe('the Helm chart, with the product running under its least-privilege RBA
     env = await useDevEnvironment();
     kubectl = kubectlFor(env);
     helmHome = mkdtempSync(join(tmpdir(), 'infctl-helm-'));
+    helm = helmFor(env, helmHome);
+    // Every option includes the monitoring objects: the generated prometheus-operator CRDs serve them.
+    installMonitoringCrds(kubectl);
     temporal = await temporalFor(env);
     for (const ns of [CHART_NS, NS, CHAT_NS]) ok(kubectl(['create', 'namespace', ns]), `namespace ${ns}`);
   });
@@ -255,10 +243,14 @@ describe('the Helm chart, with the product running under its least-privilege RBA
   });
 
   it('renders the default values and every option into manifests the API server accepts (--dry-run=server)', () => {
-    for (const values of [
-      ['--set', 'temporal.address=temporal:7233'],
-      ['-f', EVERY_OPTION],
-    ]) {
+    const dashboards = existsSync(join(CHART_DIR, 'dashboards'))
+      ? readdirSync(join(CHART_DIR, 'dashboards')).filter((f) => f.endsWith('.json')).length
+      : 0;
+    const monitoring = ['PodMonitor', 'PrometheusRule', 'Service', 'ServiceMonitor'];
+    for (const [values, extraKinds] of [
+      [['--set', 'temporal.address=temporal:7233'], []],
+      [['-f', EVERY_OPTION], dashboards > 0 ? [...monitoring, 'ConfigMap'] : monitoring],
+    ] as [string[], string[]][]) {
       const rendered = helm(['template', RELEASE, CHART_DIR, '-n', CHART_NS, '--include-crds', ...values]);
       ok(rendered, `helm template ${values.join(' ')}`);
       const kinds = parseAllDocuments(rendered.stdout)
@@ -274,7 +266,8 @@ describe('the Helm chart, with the product running under its least-privilege RBA
           'Deployment',
           'PodDisruptionBudget',
           'ServiceAccount',
-        ],
+          ...extraKinds,
+        ].sort(),
       );
       // Three component roles and the aggregated view and edit roles.
       assert.equal(kinds.filter((k) => k === 'ClusterRole').length, 5);
