@@ -1,8 +1,9 @@
 /** `infctl worker`, `infctl controller` and the per-resource commands (status, overrides, history). */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { Runtime } from '@temporalio/worker';
+import type { Server } from 'node:http';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Controller } from '../controller/controller.ts';
-import { temporalClient, temporalEnv } from '../temporal/connection.ts';
+import { connectionOptions, temporalClient, temporalEnv } from '../temporal/connection.ts';
 import { KubeClient } from '../kube/client.ts';
 import { createWorker } from '../worker/worker.ts';
 import { KINDS } from '../api/index.ts';
@@ -20,20 +21,32 @@ import {
   type EntitySnapshot,
 } from '../workflows/messages.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
-import { serveMetrics } from '../metrics/serve.ts';
+import { parseAddress, serveHealth } from '../metrics/serve.ts';
+import { temporalReachable } from '../health/checks.ts';
+import { freePort } from './dev/processes.ts';
 import { workflowIdFor } from '../temporal/start.ts';
 import { renderHistory } from './history.ts';
 
+/**
+ * `infctl worker`. With INFCTL_WORKER_METRICS_ADDRESS (host:port) one listener serves /healthz, /readyz
+ * (Temporal answers and the worker runs) and /metrics: the SDK's own metrics and the workflows' (the cache
+ * loop's decisions), which the SDK's Prometheus exporter serves on a loopback port of its own.
+ */
 export async function runWorker(): Promise<number> {
-  // Workflow metrics (the cache loop's decisions) and the SDK's own, for Prometheus.
-  const metricsAddress = process.env.INFCTL_WORKER_METRICS_ADDRESS;
-  if (metricsAddress) {
+  const address = process.env.INFCTL_WORKER_METRICS_ADDRESS;
+  const env = temporalEnv();
+  // Filled in as they start; the checks read them (not ready until both are there).
+  const running: { connection?: NativeConnection; worker?: Worker } = {};
+  let server: Server | undefined;
+  if (address) {
+    parseAddress(address, 'INFCTL_WORKER_METRICS_ADDRESS');
+    const sdkMetrics = `127.0.0.1:${await freePort()}`;
     Runtime.install({
       telemetryOptions: {
         metrics: {
           // Prometheus conventions: `_total` counters, durations in seconds with the unit in the name.
           prometheus: {
-            bindAddress: metricsAddress,
+            bindAddress: sdkMetrics,
             countersTotalSuffix: true,
             unitSuffix: true,
             useSecondsForDurations: true,
@@ -44,36 +57,69 @@ export async function runWorker(): Promise<number> {
         },
       },
     });
-    console.log(`worker metrics on http://${metricsAddress}/metrics`);
+    server = await serveHealth(address, {
+      checks: {
+        temporal: temporalReachable(() => running.connection, env.TEMPORAL_ADDRESS),
+        worker: () => {
+          const state = running.worker?.getState();
+          return state === 'RUNNING'
+            ? { ok: true, detail: `polling task queue "${env.TEMPORAL_TASK_QUEUE}"` }
+            : { ok: false, detail: state ? `worker is ${state}` : 'starting (loading the workflow bundle)' };
+        },
+      },
+      metrics: async () => (await fetch(`http://${sdkMetrics}/metrics`)).text(),
+    });
+    console.log(`worker health and metrics on http://${address} (/healthz, /readyz, /metrics)`);
   }
-  const { worker, close } = await createWorker();
-  const env = temporalEnv();
+  running.connection = await NativeConnection.connect(connectionOptions(env));
+  const { worker, close } = await createWorker({ env, connection: running.connection });
+  running.worker = worker;
   console.log(
     `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS} (namespace ${env.TEMPORAL_NAMESPACE})`,
   );
-  await worker.run();
-  await close();
+  try {
+    await worker.run();
+  } finally {
+    await close();
+    server?.close();
+  }
   console.log('worker stopped');
   return 0;
 }
 
+/**
+ * `infctl controller`. With INFCTL_CONTROLLER_METRICS_ADDRESS (host:port) one listener serves /healthz,
+ * /readyz (Temporal answers and every kind's informer has listed and watches) and /metrics.
+ */
 export async function runController(options: {
   pollIntervalMs?: number;
   resyncMs?: number;
 }): Promise<number> {
   const env = temporalEnv();
   const metrics = new ControllerMetrics();
-  const metricsAddress = process.env.INFCTL_CONTROLLER_METRICS_ADDRESS;
-  const server = metricsAddress ? await serveMetrics(metricsAddress, metrics.registry) : undefined;
-  if (metricsAddress) console.log(`controller metrics on http://${metricsAddress}/metrics`);
+  const address = process.env.INFCTL_CONTROLLER_METRICS_ADDRESS;
+  const running: { temporal?: Client; controller?: Controller } = {};
+  const server = address
+    ? await serveHealth(address, {
+        checks: {
+          temporal: temporalReachable(() => running.temporal?.connection, env.TEMPORAL_ADDRESS),
+          informers: () => running.controller?.informersSynced() ?? { ok: false, detail: 'starting' },
+        },
+        metrics: () => metrics.registry.metrics(),
+      })
+    : undefined;
+  if (address)
+    console.log(`controller health and metrics on http://${address} (/healthz, /readyz, /metrics)`);
+  running.temporal = await temporalClient(env);
   const controller = new Controller({
     metrics,
     kube: new KubeClient(),
-    temporal: await temporalClient(env),
+    temporal: running.temporal,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     ...(process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {}),
     ...options,
   });
+  running.controller = controller;
   await controller.start();
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -82,7 +128,11 @@ export async function runController(options: {
   });
   await controller.stop();
   server?.close();
+  await running.temporal.connection.close();
   console.log('controller stopped');
+  // After an API server outage the informers' watch connections could keep a stopped controller alive (seen in
+  // test/e2e/health-endpoints.test.ts): it exits anyway once stopped.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
 

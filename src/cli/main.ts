@@ -19,15 +19,15 @@ const USAGE = `infctl — inference-controller command line
 
 Engine (Temporal settings from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_CERT/KEY/CA; Kubernetes from KUBECONFIG or in-cluster):
-  infctl worker                       Run the Temporal worker (workflows and activities). Prometheus metrics
-                                      on INFCTL_WORKER_METRICS_ADDRESS (host:port) when set; cache transfers
-                                      use the gateways in INFCTL_GATEWAY_ADMIN_URLS with _TOKEN. Sizing:
+  infctl worker                       Run the Temporal worker (workflows and activities). /healthz, /readyz
+                                      and /metrics on INFCTL_WORKER_METRICS_ADDRESS (host:port) when set;
+                                      cache transfers use the gateways in INFCTL_GATEWAY_ADMIN_URLS with
+                                      _TOKEN, else those the InferenceGateways' status names. Sizing:
                                       INFCTL_WORKER_MAX_CACHED_WORKFLOWS, _MAX_CONCURRENT_WORKFLOW_TASKS,
                                       _MAX_CONCURRENT_ACTIVITIES, _STICKY_QUEUE_TIMEOUT (SDK defaults).
   infctl controller [--poll-interval MS] [--resync MS]
-                                      Watch the five kinds and signal their workflows.
-                                      Prometheus metrics on INFCTL_CONTROLLER_METRICS_ADDRESS
-                                      (host:port) when set.
+                                      Watch the five kinds and signal their workflows. /healthz, /readyz
+                                      and /metrics on INFCTL_CONTROLLER_METRICS_ADDRESS (host:port) when set.
   infctl status   <kind>/<namespace>/<name>            Current state of a resource's workflow.
   infctl pause    <kind>/<namespace>/<name> [reason]   Stop reconciling (spec changes wait).
   infctl resume   <kind>/<namespace>/<name>            Reconcile again, latest spec first.

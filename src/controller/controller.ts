@@ -21,6 +21,7 @@ import { resourceWorkflowStart, workflowIdFor } from '../temporal/start.ts';
 import { DependencyIndex, type Resource } from './dependency-index.ts';
 import { reportInvalidSpec } from './invalid-spec.ts';
 import { fingerprintOf, resyncVerdict, type Delivery } from './resync.ts';
+import type { CheckResult } from '../health/checks.ts';
 
 /** The workflow of each kind; the client names the workflow type after the function. */
 const WORKFLOWS: Record<string, typeof InferenceServiceWorkflow> = {
@@ -92,6 +93,16 @@ export class Controller {
     this.resync = setInterval(() => void this.resyncAll(), resyncMs);
     this.metrics.lastResync.setToCurrentTime();
     this.log(`watching ${KINDS.map((k) => k.kind).join(', ')}`);
+  }
+
+  /** Ready once every kind has been listed and is watched; not while a watch restarts (the reason why). */
+  informersSynced(): CheckResult {
+    if (this.informers.size < KINDS.length)
+      return { ok: false, detail: `starting: ${this.informers.size} of ${KINDS.length} kinds listed` };
+    const lagging = [...this.informers.values()].map((i) => i.syncState()).filter((s) => !s.synced);
+    return lagging.length > 0
+      ? { ok: false, detail: lagging.map((s) => s.detail).join('; ') }
+      : { ok: true, detail: `${KINDS.length} kinds listed and watched` };
   }
 
   async stop(): Promise<void> {

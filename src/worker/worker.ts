@@ -90,11 +90,11 @@ export interface EngineWorker {
 }
 
 export async function createWorker(
-  options: { env?: TemporalEnv; kube?: KubeClient } = {},
+  options: { env?: TemporalEnv; kube?: KubeClient; connection?: NativeConnection } = {},
 ): Promise<EngineWorker> {
   const env = options.env ?? temporalEnv();
   const sizing = workerSizingFromEnv();
-  const connection = await NativeConnection.connect(connectionOptions(env));
+  const connection = options.connection ?? (await NativeConnection.connect(connectionOptions(env)));
   const kube = options.kube ?? new KubeClient();
   // Informer caches, so the per-poll reads of many workflows read memory (issue 16).
   const watched = process.env.INFCTL_WATCH_NAMESPACE ? { namespace: process.env.INFCTL_WATCH_NAMESPACE } : {};

@@ -27,7 +27,7 @@ import {
   type EngineProcess,
 } from '../helpers/engine.ts';
 import { until } from '../helpers/gateway.ts';
-import { helmFor, installMonitoringCrds, ok } from '../helpers/helm.ts';
+import { assertProbes, helmFor, installMonitoringCrds, ok, renderedContainers } from '../helpers/helm.ts';
 import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const RELEASE = `ic-${process.pid}`;
@@ -289,6 +289,30 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       'minAvailable: 1',
     ])
       assert.ok(all.includes(text), `every-option render lacks ${text}`);
+  });
+
+  it('probes /healthz and /readyz on a port named metrics where each process listens (9090, 9091 by default)', () => {
+    const defaults = renderedContainers(
+      helm(['template', RELEASE, CHART_DIR, '--set', 'temporal.address=temporal:7233']).stdout,
+    );
+    assertProbes(defaults.controller, 'controller', 9090);
+    assertProbes(defaults.worker, 'worker', 9091);
+    const every = renderedContainers(helm(['template', RELEASE, CHART_DIR, '-f', EVERY_OPTION]).stdout);
+    assertProbes(every.controller, 'controller', 8081);
+    assertProbes(every.worker, 'worker', 9464);
+    const off = renderedContainers(
+      helm([
+        'template',
+        RELEASE,
+        CHART_DIR,
+        '--set',
+        'temporal.address=temporal:7233',
+        '--set',
+        'worker.livenessProbe=null',
+      ]).stdout,
+    );
+    assert.equal(off.worker?.livenessProbe, undefined, 'a probe set to null is left out');
+    assert.ok(off.worker?.readinessProbe, 'the other probe stays');
   });
 
   it('rejects values the schema does not allow', () => {

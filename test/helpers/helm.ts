@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
 import { binary, MONITORING_CRDS } from '../../src/tools/components.ts';
@@ -71,4 +72,57 @@ export function selectorArg(s: Selector): string {
     else throw new Error(`selector operator ${e.operator} not handled here`);
   }
   return terms.join(',');
+}
+
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+}
+export interface RenderedContainer {
+  name: string;
+  ports?: { name: string; containerPort: number }[];
+  env?: { name: string; value?: string }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+}
+
+/** The first container of each rendered Deployment, by its component label. */
+export function renderedContainers(manifests: string): Record<string, RenderedContainer> {
+  const out: Record<string, RenderedContainer> = {};
+  for (const doc of parseAllDocuments(manifests)) {
+    const d = doc.toJS() as {
+      kind?: string;
+      metadata: { labels?: Record<string, string> };
+      spec: { template: { spec: { containers: RenderedContainer[] } } };
+    } | null;
+    if (d?.kind !== 'Deployment') continue;
+    const component = d.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+    out[component] = d.spec.template.spec.containers[0] as RenderedContainer;
+  }
+  return out;
+}
+
+/**
+ * Asserts a component's container serves probes where its listener is: a port named `metrics` on `port`, the
+ * INFCTL_<COMPONENT>_METRICS_ADDRESS the process listens on, /healthz for liveness and /readyz for readiness.
+ */
+export function assertProbes(
+  container: RenderedContainer | undefined,
+  component: string,
+  port: number,
+): void {
+  assert.ok(container, `a ${component} Deployment`);
+  assert.deepEqual(
+    container.ports?.map((p) => [p.name, p.containerPort]),
+    [['metrics', port]],
+    `${component} ports`,
+  );
+  const address = container.env?.find((e) => e.name === `INFCTL_${component.toUpperCase()}_METRICS_ADDRESS`);
+  assert.equal(address?.value, `:${port}`, `${component} listens on the metrics port`);
+  for (const [probe, path] of [
+    [container.livenessProbe, '/healthz'],
+    [container.readinessProbe, '/readyz'],
+  ] as const) {
+    assert.equal(probe?.httpGet?.path, path, `${component} probe path`);
+    assert.ok(['metrics', port].includes(probe?.httpGet?.port ?? ''), `${component} probe port`);
+  }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ControllerMetrics } from '../../src/metrics/controller-metrics.ts';
 import { parseExposition } from '../../src/metrics/exposition.ts';
-import { serveMetrics } from '../../src/metrics/serve.ts';
+import { serveHealth } from '../../src/metrics/serve.ts';
 
 describe('the controller metrics endpoint', () => {
   it('serves the registry on /metrics with the queue read at scrape time, 404 elsewhere', async () => {
@@ -12,7 +12,10 @@ describe('the controller metrics endpoint', () => {
     metrics.queueSource = () => ({ pending, inFlight: 1 });
     metrics.signals.inc({ kind: 'InferenceService', signal: 'spec', outcome: 'ok' });
     metrics.signalLatency.observe({ kind: 'InferenceService' }, 0.02);
-    const server = await serveMetrics('127.0.0.1:0', metrics.registry);
+    const server = await serveHealth('127.0.0.1:0', {
+      checks: {},
+      metrics: () => metrics.registry.metrics(),
+    });
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const read = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
@@ -37,7 +40,7 @@ describe('the controller metrics endpoint', () => {
 
   it('refuses an address without a port, naming it', async () => {
     await assert.rejects(
-      serveMetrics('localhost', new ControllerMetrics().registry),
+      serveHealth('localhost', { checks: {}, metrics: () => Promise.resolve('') }),
       /host:port, not "localhost"/,
     );
   });

@@ -41,8 +41,15 @@ spec:
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           args:
             {{- toYaml .args | nindent 12 }}
+          ports:
+            - name: metrics
+              containerPort: {{ $v.metricsPort }}
+              protocol: TCP
           env:
             {{- include "inference-controller.temporalEnv" $root | nindent 12 }}
+            # /healthz, /readyz and /metrics on the metrics port, every interface.
+            - name: INFCTL_{{ upper .component }}_METRICS_ADDRESS
+              value: {{ printf ":%d" (int $v.metricsPort) | quote }}
             {{- with .extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
