@@ -87,6 +87,9 @@ export class Controller {
       this.metrics.informerRestarts.inc({ kind: info.kind }, 0);
       this.metrics.giveUps.inc({ kind: info.kind }, 0);
       this.metrics.invalidSpecs.inc({ kind: info.kind }, 0);
+      // Signals are rare once resyncs compare before they signal: a series that appeared with its first
+      // observation would never show it in a rate.
+      this.metrics.signalLatency.zero({ kind: info.kind });
       this.informers.set(info.kind, informer);
     }
     const resyncMs = this.options.resyncMs ?? 60_000;
