@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the local control plane, Temporal with its UI and Redis; the worker (replicas as local simulator
-# processes), the controller and the gateway; the five original examples rolled out; then a short generated load
+# make demo: the local control plane, Temporal with its UI and Redis; the worker (replicas and the InferenceGateway's
+# gateway as local processes) and the controller; the five original examples rolled out; then a short generated load
 # with a hot spot, so the InferenceCache loop's hit rates move and its first decision fires. Ctrl-C stops
 # everything it started and deletes what it applied.
 set -euo pipefail
@@ -18,16 +18,13 @@ logs="$INFCTL_STATE_DIR/logs"
 # The demo's replicas are local simulator processes, whichever runtime the environment was started with.
 export INFCTL_RUNTIME=process
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-gateway_port=${INFCTL_DEMO_GATEWAY_PORT:-$(free_port)}
-admin_port=$(free_port)
 metrics_port=$(free_port)
-gateway="http://127.0.0.1:$gateway_port"
-INFCTL_GATEWAY_ADMIN_TOKEN=$(node -e "console.log(require('crypto').randomBytes(24).toString('hex'))")
-export INFCTL_GATEWAY_ADMIN_TOKEN
-export INFCTL_GATEWAY_ADMIN_URLS="http://127.0.0.1:$admin_port"
 export INFCTL_WORKER_METRICS_ADDRESS="127.0.0.1:$metrics_port"
 export INFCTL_CONTROLLER_METRICS_ADDRESS="127.0.0.1:$(free_port)"
 prometheus_port=$(free_port)
+# The worker starts the InferenceGateway's gateway as a local process (state in $INFCTL_STATE_DIR/gateways) and
+# finds its admin API from the InferenceGateway's status; nothing is started by hand.
+unset INFCTL_GATEWAY_ADMIN_URLS INFCTL_GATEWAY_ADMIN_TOKEN
 
 pids=()
 applied=no
@@ -45,16 +42,12 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
-echo "==> starting the worker, the controller and the gateway (logs in $logs)"
+echo "==> starting the worker and the controller (logs in $logs)"
 setsid ./bin/infctl worker > "$logs/worker.log" 2>&1 &
 pids+=($!)
 setsid ./bin/infctl controller --poll-interval 2000 > "$logs/controller.log" 2>&1 &
 pids+=($!)
-setsid ./bin/infctl gateway --gateway default/llm-gateway --host 127.0.0.1 --port "$gateway_port" \
-  --admin-port "$admin_port" > "$logs/gateway.log" 2>&1 &
-pids+=($!)
 until grep -q "state: 'RUNNING'" "$logs/worker.log" 2> /dev/null; do sleep 1; done
-until grep -q "admin API on" "$logs/gateway.log" 2> /dev/null; do sleep 1; done
 
 # The original examples with what a laptop needs: simulator replicas instead of `vllm serve` (two prefill and
 # one decode, from the P/D example), the semantic cache on the local Redis, and a cache loop paced for a demo.
@@ -69,12 +62,27 @@ echo "==> applying the five original examples (engine: simulator; cache loop pol
   patched inference-cache.yaml \
     '{"spec":{"pollInterval":"2s","window":"20s","kvCacheTransferPolicy":{"sustainedPolls":2,"cooldown":"2m"}}}'
   echo ---
-  cat examples/original/inference-gateway.yaml
+  if [ -n "${INFCTL_DEMO_GATEWAY_PORT:-}" ]; then
+    patched inference-gateway.yaml "{\"spec\":{\"listener\":{\"port\":$INFCTL_DEMO_GATEWAY_PORT}}}"
+  else
+    cat examples/original/inference-gateway.yaml
+  fi
   echo ---
   cat examples/original/speculative-decoding.yaml
 } | kubectl apply -f -
 applied=yes
 kubectl wait --for=condition=Ready --timeout=180s inferenceservice/llama3-chatbot-service
+# The gateway process the worker started: spec.listener.port (8080), or a free port while that one is taken.
+for i in $(seq 1 60); do
+  gateway=$(kubectl get inferencegateway llm-gateway -o jsonpath='{.status.address}')
+  if [ -n "$gateway" ] && curl -sf -o /dev/null "$gateway/health"; then break; fi
+  if [ "$i" = 60 ]; then
+    echo "the InferenceGateway's gateway did not answer within 60 s; see $INFCTL_STATE_DIR/gateways/default/llm-gateway.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "==> the InferenceGateway's gateway answers at $gateway (admin API $(kubectl get inferencegateway llm-gateway -o jsonpath='{.status.adminUrl}'))"
 kubectl wait --for=condition=Ready --timeout=30s prefilldecodingdisaggregation/pdd-llama3-chatbot || true
 echo
 kubectl get inference
@@ -90,7 +98,7 @@ for i in $(seq 1 60); do
     break
   fi
   if [ "$i" = 60 ]; then
-    echo "the gateway did not serve llama3-70b within 60 s; see $logs/gateway.log" >&2
+    echo "the gateway did not serve llama3-70b within 60 s; see $INFCTL_STATE_DIR/gateways/default/llm-gateway.log" >&2
     exit 1
   fi
   sleep 1
@@ -161,7 +169,7 @@ Running:
                 ./bin/infctl set-policy InferenceCache/default/llama3-chatbot-cache thresholdHitRate=0.5 expiresIn=10m
                 ./bin/infctl pause-actions|resume-actions InferenceCache/default/llama3-chatbot-cache
   more load     ./bin/infctl load --url $gateway --model llama3-70b --hot-spot
-  metrics       $gateway/metrics (gateway)   http://$INFCTL_WORKER_METRICS_ADDRESS/metrics (worker)
+  metrics       $gateway/metrics (gateway)   http://$INFCTL_WORKER_METRICS_ADDRESS/metrics (worker, and /readyz)
                 http://$INFCTL_CONTROLLER_METRICS_ADDRESS/metrics (controller)
   prometheus    http://127.0.0.1:$prometheus_port   (scrapes all of them and the replicas; alerts at /alerts)
   dashboards    deploy/charts/inference-controller/dashboards/*.json (import into Grafana with that Prometheus)

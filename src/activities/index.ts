@@ -5,7 +5,7 @@
  */
 import { DEFAULT_SERVICE_POLICY, type ServicePolicy } from '../api/index.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
+import type { GatewayRuntime } from '../runtime/gateway-runtime.ts';
 import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
 import { classified } from './failures.ts';
 import type { GatewayAdmin } from './gateway/ownership.ts';
@@ -23,12 +23,12 @@ export function createActivities(
   kube: KubeClient,
   /** Where the replicas run: Kubernetes or local processes (the worker decides; see worker.ts). */
   runtime: ReplicaRuntime,
+  /** Deploys the gateways the InferenceGateways describe: on Kubernetes, or as local processes. */
+  gateways: GatewayRuntime,
   /** The gateways' admin APIs, for cache transfers (the worker reads them from its environment). */
   gatewayAdmin?: GatewayAdmin,
   /** What InferenceService authors may ask for beyond serving (the worker reads it from its environment). */
   policy: ServicePolicy = DEFAULT_SERVICE_POLICY,
-  /** Deploys the gateways the InferenceGateways describe (Kubernetes), or none (the process runtime). */
-  gateways: GatewayRuntime = LOCAL_GATEWAYS,
   /** Where the InferenceServices of a model are read: the worker's informer cache, else a LIST per call. */
   services: ServiceReader = listingServices(kube),
 ) {
@@ -39,7 +39,7 @@ export function createActivities(
     ...resourceActivities(kube),
     ...dependentActivities(kube, services),
     ...cacheActivities,
-    ...transferActivities(kube, gatewayAdmin),
+    ...transferActivities(kube, gateways, gatewayAdmin),
     ...specDecodeActivities(services),
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The runtimes' activities: where the replicas run (KubernetesRuntime in runtime/kubernetes/kubernetes-runtime.ts
  * on a cluster, ProcessRuntime in runtime/process/process-runtime.ts for local processes) and who deploys the
- * gateways (KubernetesGatewayRuntime, or none locally). The worker picks them (worker.ts); the activities call
+ * gateways (KubernetesGatewayRuntime, or ProcessGatewayRuntime's local processes). The worker picks them (worker.ts); the activities call
  * them without knowing which.
  */
 import { Context } from '@temporalio/activity';
@@ -24,6 +24,9 @@ export const runtimeActivities = (runtime: ReplicaRuntime, gateways: GatewayRunt
   deleteOwnedObjects: async (input: { namespace: string; name: string }) =>
     runtime.deleteOwned(input.namespace, input.name),
   /** The gateway an InferenceGateway describes: Deployment, Service, admin Secret, ServiceAccount. */
-  deployGateway: async (input: { namespace: string; name: string; spec: InferenceGatewaySpec }) =>
-    (await gateways.deployGateway(input)) ?? null,
+  deployGateway: (input: { namespace: string; name: string; spec: InferenceGatewaySpec }) =>
+    gateways.deployGateway(input),
+  /** Stops the gateway deployGateway started (the process runtime's; on Kubernetes owner references do it). */
+  deleteGateway: (input: { namespace: string; name: string }) =>
+    gateways.deleteGateway(input.namespace, input.name),
 });

@@ -24,12 +24,14 @@ export interface GatewayDeployment {
 
 /**
  * Deploys the gateway an InferenceGateway describes. On Kubernetes: its Deployment, Service, Secret and
- * ServiceAccount. The process runtime deploys none (undefined): locally `infctl gateway` runs beside the worker
- * (as `make demo` does) and the worker finds it through INFCTL_GATEWAY_ADMIN_URLS.
+ * ServiceAccount, owned by the InferenceGateway. On the process runtime: one local `infctl gateway` process,
+ * its admin token in a file of the runtime's folder.
  */
 export interface GatewayRuntime {
-  deployGateway(target: GatewayTarget): Promise<GatewayDeployment | undefined>;
+  /** Idempotent: called on every reconcile and poll; starts what is missing, adopts what runs. */
+  deployGateway(target: GatewayTarget): Promise<GatewayDeployment>;
+  /** Stops what deployGateway started (on Kubernetes, owner references do it: nothing to stop). */
+  deleteGateway(namespace: string, name: string): Promise<string[]>;
+  /** The admin token of a gateway this runtime deployed, from the InferenceGateway's status; undefined if none. */
+  adminToken(namespace: string, name: string, status: { adminSecret?: string }): Promise<string | undefined>;
 }
-
-/** The process runtime's side: nothing to deploy. */
-export const LOCAL_GATEWAYS: GatewayRuntime = { deployGateway: () => Promise.resolve(undefined) };

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { createActivities } from '../activities/index.ts';
 import { servicePolicyFromEnv } from '../api/index.ts';
 import type { GatewayAdmin } from '../activities/gateway/ownership.ts';
-import { binary, requireTools } from '../tools/components.ts';
+import { binary, REPO_ROOT, requireTools } from '../tools/components.ts';
 import { serviceEvents } from '../activities/kubernetes/events.ts';
 import { KubernetesRuntime } from '../runtime/kubernetes/kubernetes-runtime.ts';
 import { ProcessRuntime } from '../runtime/process/process-runtime.ts';
 import type { ReplicaRuntime } from '../runtime/replica-runtime.ts';
 import { connectionOptions, temporalEnv, type TemporalEnv } from '../temporal/connection.ts';
 import { KubeClient } from '../kube/client.ts';
-import { LOCAL_GATEWAYS, type GatewayRuntime } from '../runtime/gateway-runtime.ts';
+import type { GatewayRuntime } from '../runtime/gateway-runtime.ts';
+import { ProcessGatewayRuntime } from '../runtime/process/gateway-processes.ts';
 import { KubernetesGatewayRuntime } from '../runtime/kubernetes/gateway-deployment.ts';
 import { ServiceCache } from '../activities/kubernetes/service-cache.ts';
 import { PodCache } from '../runtime/kubernetes/pod-cache.ts';
@@ -53,12 +54,26 @@ function runtimeFromEnvironment(kube: KubeClient, pods: PodCache | undefined): R
   });
 }
 
+/** How this worker runs `infctl`: node and the compiled entry point, or the checkout's bin/infctl. */
+const INFCTL = COMPILED
+  ? [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))]
+  : [join(REPO_ROOT, 'bin', 'infctl')];
+
 /**
  * Who deploys the InferenceGateways' gateways: on Kubernetes, Deployments of INFCTL_GATEWAY_IMAGE (the chart
- * sets its own image) whose ServiceAccounts are bound to INFCTL_GATEWAY_CLUSTER_ROLE; the process runtime none.
+ * sets its own image) whose ServiceAccounts are bound to INFCTL_GATEWAY_CLUSTER_ROLE; on the process runtime
+ * local `infctl gateway` processes (state in INFCTL_GATEWAY_DIR, default `<state dir>/gateways`), reading the
+ * API server with INFCTL_GATEWAY_KUBECONFIG when set, else with the worker's own credentials.
  */
 function gatewaysFromEnvironment(kube: KubeClient): GatewayRuntime {
-  if (onProcesses()) return LOCAL_GATEWAYS;
+  if (onProcesses())
+    return new ProcessGatewayRuntime({
+      dir: process.env.INFCTL_GATEWAY_DIR ?? join(process.env.INFCTL_STATE_DIR ?? '.state/dev', 'gateways'),
+      infctl: INFCTL,
+      ...(process.env.INFCTL_GATEWAY_KUBECONFIG
+        ? { env: { KUBECONFIG: process.env.INFCTL_GATEWAY_KUBECONFIG } }
+        : {}),
+    });
   return new KubernetesGatewayRuntime(kube, {
     image: process.env.INFCTL_GATEWAY_IMAGE || 'inference-controller:latest',
     clusterRole: process.env.INFCTL_GATEWAY_CLUSTER_ROLE || 'inference-controller-gateway',
@@ -116,9 +131,9 @@ export async function createWorker(
       activities: createActivities(
         kube,
         runtimeFromEnvironment(kube, pods),
+        gatewaysFromEnvironment(kube),
         gatewayAdminFromEnvironment(),
         servicePolicyFromEnv(),
-        gatewaysFromEnvironment(kube),
         services,
       ),
       // SIGINT/SIGTERM drain in-flight tasks before the process exits.

@@ -59,7 +59,12 @@ async function writeIfChanged<S>(state: ObservedState<S>, report: Report, force:
   });
 }
 
-function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Promise<Report>) {
+function observedWorkflow<S>(
+  kind: string,
+  look: (state: ObservedState<S>) => Promise<Report>,
+  /** Stops what `look` started, when the resource is deleted (before its finalizer is released). */
+  teardown?: (state: EntityState<S, ObservedData>) => Promise<void>,
+) {
   const workflow = async (input: ResourceWorkflowInput): Promise<void> => {
     const state =
       (input.state as EntityState<S, ObservedData> | undefined) ??
@@ -75,6 +80,7 @@ function observedWorkflow<S>(kind: string, look: (state: ObservedState<S>) => Pr
       {
         reconcile: (s) => step(s, true),
         observe: (s) => step(s, false),
+        ...(teardown ? { teardown } : {}),
       },
       (s) => continueAsNew({ namespace: s.namespace, name: s.name, state: s }),
     );
@@ -175,5 +181,12 @@ export const InferenceGatewayWorkflow = observedWorkflow<InferenceGatewaySpec>(
         : routesMessage,
       fields: { routes, readyRoutes: `${ready.length}/${routes.length}`, ...gateway },
     };
+  },
+  async (state) => {
+    // The process runtime's gateway is a local process; on Kubernetes owner references delete the objects.
+    // Workflows deleted before this step existed replay without it.
+    if (!patched('gateway-teardown')) return;
+    const stopped = await steps.deleteGateway({ namespace: state.namespace, name: state.name });
+    if (stopped.length > 0) state.message = `stopped ${stopped.join(', ')}`;
   },
 );

@@ -569,9 +569,12 @@ describe('the Helm chart, with the product running under its least-privilege RBA
     // The worker's role as the table has it again, after the test above took a verb out.
     applyWorkerRole(PERMISSIONS.worker);
     const dir = mkdtempSync(join(tmpdir(), 'infctl-helm-proc-'));
+    // The process runtime also runs the InferenceGateway's own gateway, under the gateway's ServiceAccount.
     const { port } = await startProduct('chat-', CHAT_NS, CHAT_QUEUE, 'chat-gateway', {
       INFCTL_RUNTIME: 'process',
-      INFCTL_PROCESS_DIR: dir,
+      INFCTL_PROCESS_DIR: join(dir, 'replicas'),
+      INFCTL_GATEWAY_DIR: join(dir, 'gateways'),
+      INFCTL_GATEWAY_KUBECONFIG: kubeconfigs.gateway!,
     });
     const api = 'production-stack.vllm.ai/v1alpha1';
     for (const doc of [
@@ -604,15 +607,23 @@ describe('the Helm chart, with the product running under its least-privilege RBA
       throw new Error(`${err.message}\n${diagnosis('InferenceService', 'chat-service', CHAT_NS)}`);
     });
     assert.ok(answer.choices.length > 0);
-    // Deleted while the worker runs, so it stops the replica processes and releases the finalizer.
+    // Deleted while the worker runs, so it stops the replica and gateway processes and releases the finalizers.
     ok(
-      kubectl(['delete', 'inferenceservice', 'chat-service', '-n', CHAT_NS, '--timeout=60s']),
-      'delete chat-service',
+      kubectl(['delete', 'inferenceservice,inferencegateway', '--all', '-n', CHAT_NS, '--timeout=60s']),
+      'delete chat-service and chat-gateway',
     );
     await processes['chat-worker']?.kill();
+    const deployedLog = join(dir, 'gateways', CHAT_NS, 'chat-gateway.log');
+    const outputs: [string, string][] = [
+      ...['chat-worker', 'chat-controller', 'chat-gateway'].map((n): [string, string] => [
+        n,
+        processes[n]?.output() ?? '',
+      ]),
+      ['chat-gateway (deployed)', existsSync(deployedLog) ? readFileSync(deployedLog, 'utf8') : ''],
+    ];
     rmSync(dir, { recursive: true, force: true });
-    for (const name of ['chat-worker', 'chat-controller', 'chat-gateway']) {
-      const denied = (processes[name]?.output() ?? '').split('\n').filter((line) => DENIED.test(line));
+    for (const [name, output] of outputs) {
+      const denied = output.split('\n').filter((line) => DENIED.test(line));
       console.log(`# ${name}: ${denied.length} denials in its output`);
       assert.deepEqual(denied, [], `${name} was denied`);
     }

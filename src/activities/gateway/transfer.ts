@@ -5,12 +5,20 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { KubeClient } from '../../kube/client.ts';
+import type { GatewayRuntime } from '../../runtime/gateway-runtime.ts';
 import type { CacheReplica } from '../vllm/cache-actions.ts';
 import { deployedGatewayAdmins } from './discovery.ts';
 import { shiftOwnership, warmReplica, type GatewayAdmin } from './ownership.ts';
 
-/** `gatewayAdmin`: gateways run by hand (INFCTL_GATEWAY_ADMIN_URLS); else the namespace's deployed ones. */
-export const transferActivities = (kube: KubeClient, gatewayAdmin?: GatewayAdmin) => ({
+/**
+ * `gatewayAdmin`: gateways run by hand (INFCTL_GATEWAY_ADMIN_URLS); else the namespace's deployed ones, with
+ * the tokens `gateways` (the runtime that deployed them) keeps.
+ */
+export const transferActivities = (
+  kube: KubeClient,
+  gateways: GatewayRuntime,
+  gatewayAdmin?: GatewayAdmin,
+) => ({
   async transferCache(input: {
     model: string;
     /** The cache's namespace: its deployed gateways are found there (absent in workflows started earlier). */
@@ -24,7 +32,7 @@ export const transferActivities = (kube: KubeClient, gatewayAdmin?: GatewayAdmin
       gatewayAdmin && gatewayAdmin.urls.length > 0
         ? [gatewayAdmin]
         : input.namespace
-          ? await deployedGatewayAdmins(kube, input.namespace)
+          ? await deployedGatewayAdmins(kube, input.namespace, gateways)
           : [];
     if (admins.length === 0)
       throw ApplicationFailure.nonRetryable(

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { REPO_ROOT, requireTools } from '../../tools/components.ts';
 import { ProcessRuntime } from '../../runtime/process/process-runtime.ts';
+import { ProcessGatewayRuntime } from '../../runtime/process/gateway-processes.ts';
 import {
   devProcess,
   PORT_NAMES,
@@ -195,6 +196,12 @@ export async function down(log?: (line: string) => void): Promise<ProcessName[]>
         const names = runtime.deleteOwned(namespace, owner);
         if (names.length) log?.(`==> stopping replicas ${names.join(', ')}`);
       }
+  }
+  // So do the process runtime's gateways.
+  const gateways = new ProcessGatewayRuntime({ dir: join(env.stateDir, 'gateways'), infctl: [] });
+  for (const g of gateways.gateways()) {
+    const names = await gateways.deleteGateway(g.namespace, g.name);
+    if (names.length) log?.(`==> stopping gateway ${g.namespace}/${g.name}`);
   }
   for (const name of [...PROCESS_ORDER].reverse()) {
     const pid = env.pids[name];

@@ -103,6 +103,21 @@ export class KubernetesGatewayRuntime implements GatewayRuntime {
     };
   }
 
+  /** Nothing to stop: the objects' owner references let the garbage collector delete them with the gateway. */
+  deleteGateway(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  /** The token in the Secret status.adminSecret names (its `token` key). */
+  async adminToken(ns: string, _name: string, status: { adminSecret?: string }): Promise<string | undefined> {
+    if (!status.adminSecret) return undefined;
+    const s = await this.kube.find<KubeObject & { data?: Record<string, string> }>(
+      paths.secret(ns, status.adminSecret),
+    );
+    // Gone (the InferenceGateway is being deleted): no gateway to shift ownership in.
+    return s ? secretToken(s, `Secret ${ns}/${status.adminSecret}`) : undefined;
+  }
+
   /** Creates the admin token's Secret unless it exists: generated once, kept across restarts and re-applies. */
   private async ensureSecret(ns: string, name: string, metadata: Json): Promise<boolean> {
     if (await this.kube.find(paths.secret(ns, name))) return false;
@@ -195,10 +210,9 @@ function gatewayLabels(name: string): Record<string, string> {
   };
 }
 
-/** The admin token of a deployed gateway, for the worker's cache transfers. */
-export async function gatewayAdminToken(kube: KubeClient, ns: string, secret: string): Promise<string> {
-  const s = await kube.get<KubeObject & { data?: Record<string, string> }>(paths.secret(ns, secret));
-  const token = s.data?.token;
-  if (!token) throw new Error(`Secret ${ns}/${secret} has no "token" key`);
+/** The admin token in a Secret's `token` key; a Secret without one is an error naming it. */
+export function secretToken(secret: { data?: Record<string, string> }, what: string): string {
+  const token = secret.data?.token;
+  if (!token) throw new Error(`${what} has no "token" key`);
   return Buffer.from(token, 'base64').toString('utf8');
 }

@@ -9,7 +9,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ServingGroup, ServingPlan } from '../../api/index.ts';
 import { engineCommand } from '../engine-command.ts';
@@ -22,6 +21,7 @@ import {
   type RolloutHooks,
   type RolloutOutcome,
 } from '../replica-runtime.ts';
+import { alive, freePort, healthy } from './local-processes.ts';
 
 /**
  * The process runtime: every replica of an InferenceService is a local process — llm-d-inference-sim for the
@@ -55,23 +55,6 @@ export interface ProcessRuntimeOptions {
   vllm?: string;
 }
 
-function alive(pid: number): boolean {
-  // 0 marks a replica being started (its record is written before the spawn); signal 0 to pid 0 would
-  // test our own process group.
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (exited, not yet reaped) still answers signal 0; its /proc stat says Z.
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
 /** A running process whose command line is exactly `command` (a replica whose worker died mid-start). */
 function runningWith(command: readonly string[]): number | undefined {
   const wanted = command.join('\0');
@@ -85,30 +68,6 @@ function runningWith(command: readonly string[]): number | undefined {
     }
   }
   return undefined;
-}
-
-async function freePort(taken: ReadonlySet<number>): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    if (!taken.has(port)) return port;
-  }
-}
-
-async function healthy(port: number): Promise<boolean> {
-  return fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then(
-    async (res) => {
-      await res.body?.cancel();
-      return res.ok;
-    },
-    () => false,
-  );
 }
 
 export class ProcessRuntime implements ReplicaRuntime {
