@@ -12,7 +12,11 @@ import { startSimulator, type Simulator } from '../helpers/components.ts';
 import { chat, gatewayMetric, question, twoEndpoints, until } from '../helpers/gateway.ts';
 import { getText, openFds, post, sendBad, SIM_ARGS, warmUp } from '../helpers/bad-requests.ts';
 
-/** `infctl gateway` as a child process under `prlimit --nofile=<limit>`; stopped by its own pid. */
+/**
+ * `infctl gateway` as a child process, its open-file limit lowered to `limit` with `prlimit --pid` once it
+ * listens (loading the CLI from source opens hundreds of module files at once, which a 256 limit can refuse
+ * at start-up on a busy machine; what is tested is the gateway serving at the limit); stopped by its own pid.
+ */
 async function startLimitedGateway(
   config: object,
   limit: number,
@@ -22,18 +26,8 @@ async function startLimitedGateway(
   writeFileSync(file, stringify(config));
   const port = await freePort();
   const child = spawn(
-    'prlimit',
-    [
-      `--nofile=${limit}:${limit}`,
-      './bin/infctl',
-      'gateway',
-      '--config',
-      file,
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-    ],
+    './bin/infctl',
+    ['gateway', '--config', file, '--port', String(port), '--host', '127.0.0.1'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -51,6 +45,7 @@ async function startLimitedGateway(
     child.kill('SIGKILL');
     throw new Error(`${err.message}\n${output}`);
   });
+  execFileSync('prlimit', [`--nofile=${limit}:${limit}`, '--pid', String(child.pid)]);
   return { url, pid: child.pid!, child, output: () => output };
 }
 
