@@ -17,11 +17,14 @@ eval "$(./bin/infctl dev env)"
 logs="$INFCTL_STATE_DIR/logs"
 # The demo's replicas are local simulator processes, whichever runtime the environment was started with.
 export INFCTL_RUNTIME=process
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-metrics_port=$(free_port)
+# Three distinct free ports: all held open at once while they are picked (one at a time, the kernel may hand the
+# same port out twice).
+free_ports() {
+  node -e "const net=require('net');const n=+process.argv[1];const ss=[];const done=()=>{console.log(ss.map(s=>s.address().port).join(' '));ss.forEach(s=>s.close())};for(let i=0;i<n;i++){const s=net.createServer();ss.push(s);s.listen(0,'127.0.0.1',()=>{if(ss.every(x=>x.listening))done()})}" "$1"
+}
+read -r metrics_port controller_metrics_port prometheus_port < <(free_ports 3)
 export INFCTL_WORKER_METRICS_ADDRESS="127.0.0.1:$metrics_port"
-export INFCTL_CONTROLLER_METRICS_ADDRESS="127.0.0.1:$(free_port)"
-prometheus_port=$(free_port)
+export INFCTL_CONTROLLER_METRICS_ADDRESS="127.0.0.1:$controller_metrics_port"
 # The worker starts the InferenceGateway's gateway as a local process (state in $INFCTL_STATE_DIR/gateways) and
 # finds its admin API from the InferenceGateway's status; nothing is started by hand.
 unset INFCTL_GATEWAY_ADMIN_URLS INFCTL_GATEWAY_ADMIN_TOKEN
@@ -47,7 +50,19 @@ setsid ./bin/infctl worker > "$logs/worker.log" 2>&1 &
 pids+=($!)
 setsid ./bin/infctl controller --poll-interval 2000 > "$logs/controller.log" 2>&1 &
 pids+=($!)
-until grep -q "state: 'RUNNING'" "$logs/worker.log" 2> /dev/null; do sleep 1; done
+# Both ready (connected to Temporal; the controller's informers synced), or the one that exited and why.
+for component in worker controller; do
+  [ "$component" = worker ] && address=$INFCTL_WORKER_METRICS_ADDRESS pid=${pids[0]}
+  [ "$component" = controller ] && address=$INFCTL_CONTROLLER_METRICS_ADDRESS pid=${pids[1]}
+  until curl -sf -o /dev/null "http://$address/readyz"; do
+    if ! kill -0 "$pid" 2> /dev/null; then
+      echo "the $component exited; the end of $logs/$component.log:" >&2
+      tail -20 "$logs/$component.log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+done
 
 # The original examples with what a laptop needs: simulator replicas instead of `vllm serve` (two prefill and
 # one decode, from the P/D example), the semantic cache on the local Redis, and a cache loop paced for a demo.
