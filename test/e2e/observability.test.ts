@@ -269,9 +269,25 @@ describe('dashboards and alert rules against a real Prometheus', () => {
     const queries = [...dashboardQueries(Date.now() / 1000 - start + 120), ...alertQueries()];
     assert.ok(queries.length >= 50, `only ${queries.length} queries found`);
     let empty: string[] = [];
+    let specChanges = 0;
     await until(
       'every shipped query has data',
       async () => {
+        // A spec change while Prometheus scrapes, for the controller's spec-to-signal histogram: the resources'
+        // first signals can all land before Prometheus has scraped the controller twice, and nothing re-signals.
+        const cooldown = `${20 + (++specChanges % 2)}s`;
+        const patch = JSON.stringify({ spec: { kvCacheTransferPolicy: { cooldown } } });
+        const patched = kubectl([
+          'patch',
+          'inferencecache',
+          'obs-cache',
+          '-n',
+          NS,
+          '--type=merge',
+          '-p',
+          patch,
+        ]);
+        assert.equal(patched.code, 0, patched.stderr);
         empty = await withoutData(queries, start);
         if (empty.length === 0) return true;
         await new Promise((r) => setTimeout(r, 2000));
