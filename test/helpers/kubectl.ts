@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { DevEnvironment } from '../../src/cli/dev/environment.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { binary } from '../../src/tools/components.ts';
 import { components } from './components.ts';
 
@@ -35,4 +37,11 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what}: not reached within ${timeoutMs / 1000}s`);
+}
+
+/** The product's Kubernetes client against the local environment (its admin kubeconfig). */
+export function kubeClientFor(env: DevEnvironment): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kubeconfig);
+  return new KubeClient(kc);
 }

@@ -8,14 +8,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { deployedGatewayAdmins } from '../../src/activities/gateway/discovery.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesGatewayRuntime } from '../../src/runtime/kubernetes/gateway-deployment.ts';
 import { ProcessGatewayRuntime } from '../../src/runtime/process/gateway-processes.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
-import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { kubeClientFor, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `it-gw-discovery-${process.pid}`;
 const DIR = mkdtempSync(join(tmpdir(), 'infctl-gw-discovery-'));
@@ -73,9 +72,7 @@ describe('discovering deployed gateways from the API server', () => {
   before(async () => {
     const env = await useDevEnvironment();
     kubectl = kubectlFor(env);
-    const kc = new KubeConfig();
-    kc.loadFromFile(env.kubeconfig);
-    kube = new KubeClient(kc);
+    kube = kubeClientFor(env);
     ok(kubectl(['create', 'namespace', NS]), 'namespace');
     gateway('on-cluster', {
       adminUrl: `http://on-cluster-gateway.${NS}.svc:9090`,

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { ServingPlan } from '../../src/api/index.ts';
 import { serviceEvents } from '../../src/activities/kubernetes/events.ts';
@@ -9,7 +8,7 @@ import { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
 import { PodCache } from '../../src/runtime/kubernetes/pod-cache.ts';
 import type { RolloutHooks } from '../../src/runtime/replica-runtime.ts';
-import { eventually, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { eventually, kubeClientFor, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 
 const NS = `it-k8s-${process.pid}`;
@@ -88,9 +87,7 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
   before(async () => {
     const env = await useDevEnvironment();
     kubectl = kubectlFor(env);
-    const kc = new KubeConfig();
-    kc.loadFromFile(env.kubeconfig);
-    kube = new KubeClient(kc);
+    kube = kubeClientFor(env);
     assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
   });
   after(async () => {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { dependentActivities, listingServices } from '../../src/activities/kubernetes/dependents.ts';
 import { resourceActivities, type StatusUpdate } from '../../src/activities/kubernetes/resources.ts';
 import { ServiceCache } from '../../src/activities/kubernetes/service-cache.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import { until } from '../helpers/gateway.ts';
-import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { kubeClientFor, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `it-svc-cache-${process.pid}`;
 const API = 'production-stack.vllm.ai/v1alpha1';
@@ -33,9 +32,7 @@ describe("the worker's InferenceService cache on the local API server", () => {
   before(async () => {
     const env = await useDevEnvironment();
     kubectl = kubectlFor(env);
-    const kc = new KubeConfig();
-    kc.loadFromFile(env.kubeconfig);
-    kube = new KubeClient(kc);
+    kube = kubeClientFor(env);
     assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
     apply('svc-a', { modelName: 'model-a', inferenceCacheRef: 'cache-a' });
     cache = await ServiceCache.start(kube, listingServices(kube), { namespace: NS, log: () => {} });
