@@ -8,9 +8,10 @@ import { parseDuration } from '../api/index.ts';
 import { integer } from './flags.ts';
 
 export const LOAD_USAGE = `  infctl load --url <gateway> --model <model> [--prompts 32] [--words 900] [--concurrency 2]
-      [--duration 60s] [--hot-spot] [--report-every 5s]
+      [--duration 60s] [--hot-spot] [--stream] [--report-every 5s]
       Chat requests about --prompts documents of --words words each, --concurrency at a time, for --duration.
       --hot-spot picks documents the gateway routes to one replica (the skew that makes a replica hot).
+      --stream asks for streamed answers (server-sent events), as a chat client does.
       Prints requests, errors, latency and where requests went every --report-every.
 `;
 
@@ -36,7 +37,14 @@ interface Answer {
   error?: string;
 }
 
-async function ask(url: string, model: string, seed: number, words: number, n: number): Promise<Answer> {
+async function ask(
+  url: string,
+  model: string,
+  seed: number,
+  words: number,
+  n: number,
+  stream = false,
+): Promise<Answer> {
   const started = performance.now();
   try {
     const res = await fetch(`${url}/v1/chat/completions`, {
@@ -45,6 +53,7 @@ async function ask(url: string, model: string, seed: number, words: number, n: n
       body: JSON.stringify({
         model,
         max_tokens: 8,
+        ...(stream ? { stream: true } : {}),
         messages: [
           { role: 'system', content: documentText(seed, words) },
           { role: 'user', content: `question ${n} about document ${seed}` },
@@ -83,6 +92,7 @@ export async function runLoad(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       duration: { type: 'string', default: '60s' },
       'hot-spot': { type: 'boolean', default: false },
+      stream: { type: 'boolean', default: false },
       'report-every': { type: 'string', default: '5s' },
     },
   });
@@ -131,7 +141,7 @@ export async function runLoad(args: string[]): Promise<number> {
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
       for (let n = lane; !stopped && Date.now() < deadline; n += concurrency) {
-        const answer = await ask(url, model, seeds[n % seeds.length] ?? 0, words, n);
+        const answer = await ask(url, model, seeds[n % seeds.length] ?? 0, words, n, values.stream);
         window.push(answer);
         total++;
         if (!answer.ok) failed++;

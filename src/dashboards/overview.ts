@@ -69,14 +69,28 @@ export const OVERVIEW: DashboardSpec = {
       unit: 's',
     }),
     timeseries({
+      title: 'Inter-token latency by model',
+      description:
+        'At the gateway, p50/p90/p99: the time between streamed token chunks as the gateway relays them (streaming requests only).',
+      queries: percentiles('infctl_gateway_inter_token_latency_seconds', 'model', M, '{{model}}'),
+      unit: 's',
+    }),
+    timeseries({
+      title: 'Gateway queueing by model',
+      description:
+        'p50/p90/p99 of the time from request received to the request sent to the endpoint that answered it: body, filters (semantic-cache lookup), P/D prefill, scheduling and failed attempts. The engines’ own queues are in "Requests running and waiting by replica".',
+      queries: percentiles('infctl_gateway_queue_duration_seconds', 'model', M, '{{model}}'),
+      unit: 's',
+    }),
+    timeseries({
       title: 'Engine time to first token by replica',
       description: 'p90 of vllm:time_to_first_token_seconds per replica: the engine’s own share of the wait.',
       queries: [q(quantile(0.9, 'vllm:time_to_first_token_seconds', 'pod', M), '{{pod}}')],
       unit: 's',
     }),
     timeseries({
-      title: 'Inter-token latency by model',
-      description: 'p50/p90 of vllm:inter_token_latency_seconds: the pace of streamed tokens.',
+      title: 'Engine inter-token latency by model',
+      description: 'p50/p90 of vllm:inter_token_latency_seconds: the pace the engines produce tokens at.',
       queries: percentiles('vllm:inter_token_latency_seconds', 'model', M, '{{model}}').slice(0, 2),
       unit: 's',
     }),
@@ -155,12 +169,32 @@ export const OVERVIEW: DashboardSpec = {
     }),
     row('Routing'),
     timeseries({
-      title: 'Routing decisions by scorer',
+      title: 'Routing decisions by strategy and scorer',
       description:
-        'Which scorer contributed most to each endpoint choice (prefix, session affinity, load, ...).',
-      queries: [q(`sum by (scorer) (${rate(`infctl_gateway_routing_decisions_total{${M}}`)})`, '{{scorer}}')],
+        'Endpoint choices per second, by the route’s routeStrategy and the scorer that contributed most to the choice (prefix, session affinity, load, ...; the picker when no scorer ran).',
+      queries: [
+        q(
+          `sum by (strategy, scorer) (${rate(`infctl_gateway_routing_decisions_total{${M}}`)})`,
+          '{{strategy}} / {{scorer}}',
+        ),
+      ],
       unit: 'ops',
       stacked: true,
+    }),
+    timeseries({
+      title: 'Prefix-hit estimate by model',
+      description:
+        'Share of the prompt-prefix blocks the gateway sent that the chosen endpoint already held by the gateway’s own prefix index (what routing achieved), beside the prefix-cache hit rate the engines measured.',
+      queries: [
+        q(
+          `sum by (model) (${rate(`infctl_gateway_prefix_matched_blocks_total{${M}}`)})\n/ sum by (model) (${rate(`infctl_gateway_prefix_blocks_total{${M}}`)})`,
+          'gateway estimate {{model}}',
+        ),
+        q(prefixHitRate('model', M), 'engines {{model}}'),
+      ],
+      unit: 'percentunit',
+      min: 0,
+      max: 1,
     }),
     timeseries({
       title: 'In flight by endpoint',

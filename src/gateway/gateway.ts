@@ -99,6 +99,7 @@ export class Gateway {
       endpoints: this.endpoints,
       metrics: this.metrics,
       hotPrefixes: this.hotPrefixes,
+      prefixIndex: this.prefixIndex,
     });
     const inference = new InferencePath(this.options, {
       table: this.table,
@@ -118,6 +119,8 @@ export class Gateway {
     for (const route of snapshot.routes) {
       // Zero from the start, so a dashboard shows 0 rather than no data until the first retry or ejection.
       this.metrics.retries.inc({ model: route.model }, 0);
+      this.metrics.prefixBlocks.inc({ model: route.model }, 0);
+      this.metrics.prefixMatchedBlocks.inc({ model: route.model }, 0);
       for (const target of route.targets) {
         const endpoints = target.endpoints.map((spec) => this.endpoints.resolve(spec));
         this.targets.set(target, { endpoints, filters: this.filterChain(target) });

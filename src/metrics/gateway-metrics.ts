@@ -1,6 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Token pacing: vLLM's own inter-token buckets start at 10 ms; a relayed stream can be faster than that. */
+const INTER_TOKEN_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5,
+];
+/** The gateway's own share of a request: usually milliseconds, seconds when an embedder or a prefill is slow. */
+const WAIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The gateway's metrics, in a registry of its own (several gateways may run in one process in tests). */
 export interface EndpointGaugeSource {
@@ -36,10 +42,50 @@ export class GatewayMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly interTokenLatency = new Histogram({
+    name: 'infctl_gateway_inter_token_latency_seconds',
+    help:
+      'Time between consecutive streamed events (token chunks) of a streaming response as the gateway relays them, ' +
+      'by model and endpoint. The first chunk starts the clock; a chunk that carries n events after a gap counts ' +
+      'n intervals of gap/n; [DONE] is not an event.',
+    labelNames: ['model', 'endpoint'] as const,
+    buckets: INTER_TOKEN_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueDuration = new Histogram({
+    name: 'infctl_gateway_queue_duration_seconds',
+    help:
+      'Time from request received to the request sent to the endpoint that answered it, by model: reading the ' +
+      'body, the filters (prompt guard, semantic-cache lookup), a P/D prefill, scheduling and the attempts that ' +
+      'failed before. The gateway has no queue of its own; this is all the wait it adds before the engine ' +
+      '(whose own queue is vllm:request_queue_time_seconds). Requests answered by a filter are not counted.',
+    labelNames: ['model'] as const,
+    buckets: WAIT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly prefixBlocks = new Counter({
+    name: 'infctl_gateway_prefix_blocks_total',
+    help:
+      'Prompt prefix blocks (64 characters, about 16 tokens) the gateway sent to endpoints that answered, by ' +
+      'model; a P/D request counts at its prefill and its decode endpoint.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly prefixMatchedBlocks = new Counter({
+    name: 'infctl_gateway_prefix_matched_blocks_total',
+    help:
+      'Of infctl_gateway_prefix_blocks_total, the leading blocks the chosen endpoint already held by the ' +
+      "gateway's own prefix index (what it sent there before, bounded and least recently used first like an " +
+      "engine's prefix cache): an estimate of the prefix-cache hit rate routing achieved, by model.",
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
   readonly decisions = new Counter({
     name: 'infctl_gateway_routing_decisions_total',
-    help: 'Routing decisions, by model and the scorer that contributed most to the choice.',
-    labelNames: ['model', 'scorer'] as const,
+    help:
+      "Routing decisions, by model, the route's strategy (its routeStrategy) and the scorer that contributed " +
+      'most to the choice (the picker when no scorer ran).',
+    labelNames: ['model', 'strategy', 'scorer'] as const,
     registers: [this.registry],
   });
   readonly retries = new Counter({

@@ -67,6 +67,22 @@ describe('gateway proxying', () => {
     assert.ok(arrivals.length >= 5, `${arrivals.length} chunks arrived`);
     // 10 tokens 50 ms apart: the chunks arrive spread over time, not in one burst at the end.
     assert.ok(arrivals.at(-1)! - arrivals[0]! >= 300, `chunks spanned ${arrivals.at(-1)! - arrivals[0]!} ms`);
+    // The gateway timed the same pace between the chunks it relayed, and how long it held the request first.
+    const itl = { model: 'slow', endpoint: 'slow' };
+    const intervals = await gatewayMetric(gw.url, 'infctl_gateway_inter_token_latency_seconds_count', itl);
+    const seconds = await gatewayMetric(gw.url, 'infctl_gateway_inter_token_latency_seconds_sum', itl);
+    assert.ok(intervals >= 8, `${intervals} inter-token intervals observed`);
+    const mean = seconds / intervals;
+    console.log(`# ${intervals} inter-token intervals at the gateway, mean ${(mean * 1000).toFixed(1)} ms`);
+    assert.ok(mean >= 0.03 && mean <= 0.1, `mean inter-token latency ${mean} s with the simulator at 50 ms`);
+    assert.equal(
+      await gatewayMetric(gw.url, 'infctl_gateway_queue_duration_seconds_count', { model: 'slow' }),
+      1,
+    );
+    const waited = await gatewayMetric(gw.url, 'infctl_gateway_queue_duration_seconds_sum', {
+      model: 'slow',
+    });
+    assert.ok(waited < 0.05, `the gateway held the request ${waited} s before sending it`);
   });
 
   it('aborts the upstream request when the client disconnects', async () => {

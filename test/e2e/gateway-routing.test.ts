@@ -80,6 +80,22 @@ describe('gateway routing across four simulators', () => {
       served.add(r.headers.get('x-inference-endpoint') ?? '');
     }
     assert.equal(served.size, 1, `one prefix went to ${[...served]}`);
+    assert.equal(
+      await gatewayMetric(gw.url, 'infctl_gateway_routing_decisions_total', {
+        model: MODEL,
+        strategy: 'PrefixHash',
+      }),
+      5,
+    );
+    // The gateway's estimate: the first request's blocks all missed, the next four's shared system prompt hit.
+    const blocks = await gatewayMetric(gw.url, 'infctl_gateway_prefix_blocks_total', { model: MODEL });
+    const matched = await gatewayMetric(gw.url, 'infctl_gateway_prefix_matched_blocks_total', {
+      model: MODEL,
+    });
+    console.log(
+      `# prefix-hit estimate of five requests sharing a system prompt: ${matched} / ${blocks} blocks`,
+    );
+    assert.ok(matched / blocks > 0.6 && matched / blocks < 0.8, `prefix-hit estimate ${matched} / ${blocks}`);
     const hitsAfter = await Promise.all(sims.map((s) => simMetric(s, 'vllm:prefix_cache_hits')));
     const gained = hitsAfter.map((h, i) => h - hitsBefore[i]!);
     assert.ok(Math.max(...gained) >= 4 * 500, `prefix-cache hits gained per simulator: ${gained}`);

@@ -239,6 +239,8 @@ describe('dashboards and alert rules against a real Prometheus', () => {
         '3',
         '--duration',
         '40s',
+        // Streamed answers, as chat clients ask: the gateway's inter-token latency has observations.
+        '--stream',
       ],
       /./,
     );

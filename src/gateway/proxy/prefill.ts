@@ -39,6 +39,7 @@ export async function prefill(proxy: Proxy, ctx: RequestContext, role: ServingRo
     return;
   }
   endpoint.inFlight++;
+  const sent = proxy.sendPrefix(ctx, endpoint);
   const call = proxy.call(ctx, endpoint, Buffer.from(JSON.stringify(body)));
   const onClose = () => call.request.destroy();
   res.once('close', onClose);
@@ -50,6 +51,7 @@ export async function prefill(proxy: Proxy, ctx: RequestContext, role: ServingRo
     if (typeof params !== 'object' || params === null)
       throw new Error('the response carries no kv_transfer_params');
     endpoint.recordSuccess();
+    proxy.countPrefix(ctx, sent);
     ctx.forward = Buffer.from(
       JSON.stringify({ ...ctx.request.body, model: backendModel, kv_transfer_params: params }),
     );

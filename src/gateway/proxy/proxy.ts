@@ -9,9 +9,11 @@ import { answerFromJson, StreamedAnswer } from '../filters/answers.ts';
 import type { RequestContext } from '../request-context.ts';
 import { NoCandidateError, type Decision } from '../scheduling/framework.ts';
 import { warmPrompt } from '../scheduling/prefix-blocks.ts';
+import type { PrefixIndex } from '../scheduling/prefix-index.ts';
 import type { ProfilePlan } from '../scheduling/profile-handler.ts';
 import { engineError, MAX_ENGINE_ERROR_BYTES } from './engine-errors.ts';
 import { prefill } from './prefill.ts';
+import { InterTokenClock, SseEventCounter } from './token-timing.ts';
 import type { ConnectionFailure } from './upstream.ts';
 import {
   callUpstream,
@@ -37,6 +39,14 @@ export interface ProxyDeps {
   endpoints: EndpointRegistry;
   metrics: GatewayMetrics;
   hotPrefixes: HotPrefixes;
+  /** Which prefix blocks each endpoint was sent: PrecisePrefix scores by it, every route feeds it. */
+  prefixIndex: PrefixIndex;
+}
+
+/** The prompt blocks an endpoint was sent and how many of the leading ones it held already. */
+export interface PrefixSent {
+  blocks: number;
+  matched: number;
 }
 
 /** Sends a routed request to the endpoints its profiles pick: retries before the first byte, then relays. */
@@ -71,6 +81,25 @@ export class Proxy {
       },
       ctx.endpoints,
     );
+  }
+
+  /**
+   * Records that `endpoint` is sent the request's prompt (the prefix index) and returns how much of it the
+   * endpoint held before, for the prefix-hit estimate once the endpoint answers.
+   */
+  sendPrefix(ctx: RequestContext, endpoint: EndpointState): PrefixSent {
+    const { blocks } = ctx.keys;
+    const { prefixIndex } = this.deps;
+    const matched = prefixIndex.matchedBlocks(endpoint.url, blocks);
+    prefixIndex.record(endpoint.url, blocks);
+    return { blocks: blocks.length, matched };
+  }
+
+  /** The endpoint answered the prompt `sent`: counts it into the prefix-hit estimate. */
+  countPrefix(ctx: RequestContext, sent: PrefixSent): void {
+    if (sent.blocks === 0) return;
+    this.deps.metrics.prefixBlocks.inc({ model: ctx.model }, sent.blocks);
+    this.deps.metrics.prefixMatchedBlocks.inc({ model: ctx.model }, sent.matched);
   }
 
   /** POSTs `body` to the request's path on `endpoint`, with the client's headers but the hop-by-hop ones. */
@@ -111,12 +140,18 @@ export class Proxy {
     let lastError: ConnectionFailure | undefined;
     /** Kept-alive connections found closed: retried on a new connection without counting as an attempt. */
     let staleRetries = 0;
+    /** What each endpoint held of the prompt when first sent it (a stale retry sends it again). */
+    const sentTo = new Map<EndpointState, PrefixSent>();
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
       let endpoint: EndpointState;
       try {
         const decision = this.schedule(ctx, role, tried);
         endpoint = decision.endpoint;
-        metrics.decisions.inc({ model, scorer: decision.decidedBy });
+        metrics.decisions.inc({
+          model,
+          strategy: ctx.route.routing.routeStrategy,
+          scorer: decision.decidedBy,
+        });
       } catch (err) {
         if (!(err instanceof NoCandidateError)) throw err;
         metrics.requests.inc({ model, endpoint: 'none', status: lastError ? 502 : 503 });
@@ -137,6 +172,9 @@ export class Proxy {
         released = true;
         endpoint.inFlight--;
       };
+      const sent = sentTo.get(endpoint) ?? this.sendPrefix(ctx, endpoint);
+      sentTo.set(endpoint, sent);
+      const sentAt = performance.now();
       const call = this.call(ctx, endpoint, ctx.forward);
       const onClose = () => {
         if (!res.writableFinished) call.request.destroy();
@@ -173,6 +211,9 @@ export class Proxy {
         );
         continue;
       }
+      metrics.queueDuration.observe({ model }, (sentAt - ctx.started) / 1000);
+      // An engine's error answer computed nothing worth counting as a hit or a miss.
+      if ((upstream.statusCode ?? 502) < 400) this.countPrefix(ctx, sent);
       try {
         this.recordHot(ctx, role, endpoint);
         this.relay(ctx, upstream, endpoint, release);
@@ -212,19 +253,21 @@ export class Proxy {
       return;
     }
     const kind = ctx.answerKind;
+    const streamed = (upstream.headers['content-type'] ?? '').includes('text/event-stream');
     const capture =
-      kind && status === 200
-        ? (upstream.headers['content-type'] ?? '').includes('text/event-stream')
-          ? new StreamedAnswer(kind)
-          : ([] as Buffer[])
-        : undefined;
+      kind && status === 200 ? (streamed ? new StreamedAnswer(kind) : ([] as Buffer[])) : undefined;
     let captured = 0;
     let first = true;
+    const events = streamed && status === 200 ? new SseEventCounter() : undefined;
+    const clock = new InterTokenClock();
+    const observeInterval = (seconds: number) => metrics.interTokenLatency.observe(labels, seconds);
     upstream.on('data', (chunk: Buffer) => {
+      const now = performance.now();
       if (first) {
         first = false;
-        metrics.ttft.observe(labels, (performance.now() - ctx.started) / 1000);
+        metrics.ttft.observe(labels, (now - ctx.started) / 1000);
       }
+      if (events) clock.arrived(now, events.push(chunk), observeInterval);
       if (capture instanceof StreamedAnswer) capture.push(chunk);
       else if (capture && captured < MAX_CAPTURE_BYTES) {
         capture.push(chunk);
