@@ -111,12 +111,13 @@ export async function runGateway(args: string[]): Promise<number> {
     log,
   });
   await source.start((snapshot) => {
+    // The file's weights are read at start, before its first routes: the schedulers are built with the routes.
+    if (source instanceof StaticRouteSource && source.weights) gateway.options.weights = source.weights;
     gateway.applyRoutes(snapshot);
     log(
       `routes: ${snapshot.routes.map((r) => `${r.model} (${r.targets.reduce((n, t) => n + t.endpoints.length, 0)} endpoints)`).join(', ') || 'none'}`,
     );
   });
-  if (source instanceof StaticRouteSource && source.weights) gateway.options.weights = source.weights;
   const port = await gateway.listen();
   log(`listening on http://${gateway.options.host}:${port} (routes from ${source.description})`);
   if (admin) log(`admin API on http://${admin.host}:${gateway.adminPort}`);

@@ -158,38 +158,41 @@ export class Controller {
     }
   }
 
+  /**
+   * Queues the object's latest version under its key and, unless a delivery of that key is in flight, delivers
+   * until none is pending: one change per resource at a time, each retried with backoff before giving up.
+   */
   private enqueue(obj: Resource, resync: boolean): void {
     const key = keyOf(refOf(obj));
     this.metrics.events.inc({ kind: obj.kind, type: resync ? 'resync' : 'change' });
     if (!this.arrived.has(key)) this.arrived.set(key, performance.now());
     this.pending.set(key, obj);
-    if (!this.inFlight.has(key)) void this.drain(key);
-  }
-
-  private async drain(key: string): Promise<void> {
+    if (this.inFlight.has(key)) return;
     this.inFlight.add(key);
-    try {
-      for (let obj = this.pending.get(key); obj && !this.stopped; obj = this.pending.get(key)) {
-        this.pending.delete(key);
-        const arrived = this.arrived.get(key) ?? performance.now();
-        this.arrived.delete(key);
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await this.process(obj, arrived);
-            break;
-          } catch (err) {
-            if (attempt >= 5 || this.stopped) {
-              if (!this.stopped) this.metrics.giveUps.inc({ kind: obj.kind });
-              this.log(`${key}: giving up until the next change or resync: ${(err as Error).message}`);
+    void (async () => {
+      try {
+        for (let next = this.pending.get(key); next && !this.stopped; next = this.pending.get(key)) {
+          this.pending.delete(key);
+          const arrived = this.arrived.get(key) ?? performance.now();
+          this.arrived.delete(key);
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await this.process(next, arrived);
               break;
+            } catch (err) {
+              if (attempt >= 5 || this.stopped) {
+                if (!this.stopped) this.metrics.giveUps.inc({ kind: next.kind });
+                this.log(`${key}: giving up until the next change or resync: ${(err as Error).message}`);
+                break;
+              }
+              await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
             }
-            await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
           }
         }
+      } finally {
+        this.inFlight.delete(key);
       }
-    } finally {
-      this.inFlight.delete(key);
-    }
+    })();
   }
 
   private async process(obj: Resource, arrived: number): Promise<void> {

@@ -19,6 +19,7 @@ import { DEFAULT_UPSTREAM_TIMEOUTS, upstreamAgent, type UpstreamTimeouts } from 
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from './request-body.ts';
 import {
   RouteTable,
+  type ModelRoute,
   type RouteSnapshot,
   type RouteTarget,
   type SemanticCacheConfig,
@@ -26,7 +27,8 @@ import {
 import { OwnershipTable } from './scheduling/ownership.ts';
 import { PrefixIndex } from './scheduling/prefix-index.ts';
 import { PdProfileHandler } from './scheduling/profile-handler.ts';
-import type { ScorerWeights } from './scheduling/profiles.ts';
+import type { Scheduler } from './scheduling/framework.ts';
+import { buildScheduler, type ScorerWeights } from './scheduling/profiles.ts';
 import { GatewayServer } from './server.ts';
 
 export interface GatewayOptions {
@@ -86,6 +88,8 @@ export class Gateway {
   readonly semanticCache: SemanticCache;
   private readonly agent = upstreamAgent();
   private readonly targets = new WeakMap<RouteTarget, TargetState>();
+  /** One scheduler per model, service and routing settings: its scorers' state outlives a route reload. */
+  private readonly schedulers = new Map<string, Scheduler>();
   private readonly embedders = new Map<string, Embedder>();
   private readonly server: GatewayServer;
 
@@ -104,8 +108,6 @@ export class Gateway {
     const inference = new InferencePath(this.options, {
       table: this.table,
       metrics: this.metrics,
-      prefixIndex: this.prefixIndex,
-      ownership: this.ownership,
       targets: this.targets,
       profiles: new PdProfileHandler(),
       proxy,
@@ -123,7 +125,11 @@ export class Gateway {
       this.metrics.prefixMatchedBlocks.inc({ model: route.model }, 0);
       for (const target of route.targets) {
         const endpoints = target.endpoints.map((spec) => this.endpoints.resolve(spec));
-        this.targets.set(target, { endpoints, filters: this.filterChain(target) });
+        this.targets.set(target, {
+          endpoints,
+          filters: this.filterChain(target),
+          scheduler: this.schedulerFor(route, target),
+        });
         for (const e of endpoints) this.metrics.ejections.inc({ endpoint: e.name }, 0);
         for (const e of target.endpoints) urls.add(e.url);
       }
@@ -177,6 +183,21 @@ export class Gateway {
     this.agent.destroy();
     await this.semanticCache.close();
     for (const embedder of this.embedders.values()) await embedder.close?.();
+  }
+
+  /** The route target's scheduler; the scorer weights are read when it is built (a route file may set them). */
+  private schedulerFor(route: ModelRoute, target: RouteTarget): Scheduler {
+    const key = `${route.model}\n${target.service}\n${JSON.stringify(route.routing)}`;
+    let scheduler = this.schedulers.get(key);
+    if (!scheduler) {
+      scheduler = buildScheduler(
+        route.routing,
+        { loadBound: route.routing.loadBound, prefixIndex: this.prefixIndex, ownership: this.ownership },
+        this.options.weights,
+      );
+      this.schedulers.set(key, scheduler);
+    }
+    return scheduler;
   }
 
   /** The target's request filters, in order: the prompt guard, then the semantic cache. */

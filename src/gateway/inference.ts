@@ -7,32 +7,34 @@ import type { FilterResponse, RequestFilter } from './filters/request-filter.ts'
 import type { Proxy } from './proxy/proxy.ts';
 import type { RequestContext } from './request-context.ts';
 import { readInferenceRequest, type InferenceKind, type JsonLimits } from './request-body.ts';
-import type { ModelRoute, RouteTable, RouteTarget } from './routes/route-table.ts';
-import type { Scheduler } from './scheduling/framework.ts';
-import type { OwnershipTable } from './scheduling/ownership.ts';
+import type { RouteTable, RouteTarget } from './routes/route-table.ts';
+import { Scheduler } from './scheduling/framework.ts';
+import { RoundRobinPicker } from './scheduling/pickers.ts';
 import { promptKeys } from './scheduling/prefix-blocks.ts';
-import type { PrefixIndex } from './scheduling/prefix-index.ts';
 import type { ProfileHandler } from './scheduling/profile-handler.ts';
-import { buildScheduler, type ScorerWeights } from './scheduling/profiles.ts';
 
-/** What the gateway keeps per route target: its endpoints and its request-filter chain. */
+/** A target whose routes are not installed yet has no endpoints: scheduling answers 503. */
+const NO_TARGET: TargetState = {
+  endpoints: [],
+  filters: [],
+  scheduler: new Scheduler({ filters: [], scorers: [], picker: new RoundRobinPicker() }),
+};
+
+/** What the gateway keeps per route target: its endpoints, its request-filter chain and its scheduler. */
 export interface TargetState {
   endpoints: EndpointState[];
   filters: RequestFilter[];
+  scheduler: Scheduler;
 }
 
 export interface InferenceOptions {
   maxBodyBytes: number;
   jsonLimits: JsonLimits;
-  /** Read on every new scheduler: a route file may set them after the gateway starts. */
-  weights?: ScorerWeights;
 }
 
 export interface InferenceDeps {
   table: RouteTable;
   metrics: GatewayMetrics;
-  prefixIndex: PrefixIndex;
-  ownership: OwnershipTable;
   /** Installed with the routes (Gateway.applyRoutes). */
   targets: WeakMap<RouteTarget, TargetState>;
   profiles: ProfileHandler;
@@ -44,8 +46,6 @@ export interface InferenceDeps {
  * handler picks → proxy.
  */
 export class InferencePath {
-  private readonly schedulers = new Map<string, Scheduler>();
-
   constructor(
     private readonly options: InferenceOptions,
     private readonly deps: InferenceDeps,
@@ -70,7 +70,7 @@ export class InferencePath {
       );
     }
     const { route, target, sessionKey } = resolved;
-    const { endpoints, filters } = this.deps.targets.get(target) ?? { endpoints: [], filters: [] };
+    const { endpoints, filters, scheduler } = this.deps.targets.get(target) ?? NO_TARGET;
     const ctx: RequestContext = {
       req,
       res,
@@ -80,10 +80,16 @@ export class InferencePath {
       route,
       target,
       endpoints,
-      scheduler: this.schedulerFor(route, target),
+      scheduler,
       filters,
       keys,
-      sessionKey,
+      scheduling: {
+        model,
+        blocks: keys.blocks,
+        contextBlocks: keys.contextBlocks,
+        ...(keys.prefixKey !== undefined ? { prefixKey: keys.prefixKey } : {}),
+        ...(sessionKey !== undefined ? { sessionKey } : {}),
+      },
       forward:
         target.backendModel && target.backendModel !== model
           ? Buffer.from(JSON.stringify({ ...request.body, model: target.backendModel }))
@@ -106,23 +112,5 @@ export class InferencePath {
     const labels = { model: ctx.model, endpoint: response.servedBy };
     this.deps.metrics.requests.inc({ ...labels, status: 200 });
     this.deps.metrics.latency.observe(labels, (performance.now() - ctx.started) / 1000);
-  }
-
-  private schedulerFor(route: ModelRoute, target: RouteTarget): Scheduler {
-    const key = `${route.model}\n${target.service}\n${JSON.stringify(route.routing)}`;
-    let scheduler = this.schedulers.get(key);
-    if (!scheduler) {
-      scheduler = buildScheduler(
-        route.routing,
-        {
-          loadBound: route.routing.loadBound,
-          prefixIndex: this.deps.prefixIndex,
-          ownership: this.deps.ownership,
-        },
-        this.options.weights,
-      );
-      this.schedulers.set(key, scheduler);
-    }
-    return scheduler;
   }
 }

@@ -3,7 +3,7 @@ import type { EndpointState } from './endpoints/endpoint-state.ts';
 import type { RequestFilter } from './filters/request-filter.ts';
 import type { InferenceRequest } from './request-body.ts';
 import type { ModelRoute, RouteTarget } from './routes/route-table.ts';
-import type { Scheduler } from './scheduling/framework.ts';
+import type { Scheduler, SchedulingRequest } from './scheduling/framework.ts';
 import type { PromptKeys } from './scheduling/prefix-blocks.ts';
 
 /** One inference request on its way through the gateway: built once it is routed, then read by every step. */
@@ -22,8 +22,8 @@ export interface RequestContext {
   /** The target's filter chain, in order. */
   readonly filters: readonly RequestFilter[];
   readonly keys: PromptKeys;
-  /** The session key (session header, else the OpenAI `user` field), when there is one. */
-  readonly sessionKey?: string;
+  /** What the scheduler reads of this request; each schedule adds the role, the endpoints tried and the time. */
+  readonly scheduling: Omit<SchedulingRequest, 'role' | 'exclude' | 'now'>;
   /** Bytes to send upstream: the client's own unless the gateway had to change the body. */
   forward: Buffer;
   /** Headers the gateway adds to the client's answer (x-cache, x-prefill-endpoint). */

@@ -66,8 +66,10 @@ export async function startGateway(
     log,
     ...options,
   });
-  await source.start((snapshot) => gateway.applyRoutes(snapshot));
-  if (source.weights) gateway.options.weights = source.weights;
+  await source.start((snapshot) => {
+    if (source.weights) gateway.options.weights = source.weights;
+    gateway.applyRoutes(snapshot);
+  });
   const port = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,

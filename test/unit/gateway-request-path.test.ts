@@ -47,6 +47,7 @@ function context(request: InferenceRequest, headers: Record<string, string> = {}
     scheduler: buildScheduler(routing, { loadBound: 1.25, prefixIndex: new PrefixIndex() }),
     filters: [],
     keys: promptKeys(request),
+    scheduling: { model: 'm', blocks: [], contextBlocks: 0 },
     forward: Buffer.alloc(0),
     responseHeaders: {},
     started: 0,

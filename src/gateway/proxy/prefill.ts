@@ -32,7 +32,7 @@ export async function prefill(proxy: Proxy, ctx: RequestContext, role: ServingRo
   if ('max_completion_tokens' in body) body.max_completion_tokens = 1;
   let endpoint: EndpointState;
   try {
-    endpoint = proxy.schedule(ctx, role, new Set()).endpoint;
+    endpoint = ctx.scheduler.schedule({ ...ctx.scheduling, role, now: Date.now() }, ctx.endpoints).endpoint;
   } catch (err) {
     if (!(err instanceof NoCandidateError)) throw err;
     metrics.prefillDecode.inc({ model, outcome: 'prefill_failed' });

@@ -7,7 +7,7 @@ import type { EndpointState, OutlierPolicy } from '../endpoints/endpoint-state.t
 import { GatewayError, sendError } from '../errors.ts';
 import { answerFromJson, StreamedAnswer } from '../filters/answers.ts';
 import type { RequestContext } from '../request-context.ts';
-import { NoCandidateError, type Decision } from '../scheduling/framework.ts';
+import { NoCandidateError } from '../scheduling/framework.ts';
 import { warmPrompt } from '../scheduling/prefix-blocks.ts';
 import type { PrefixIndex } from '../scheduling/prefix-index.ts';
 import type { ProfilePlan } from '../scheduling/profile-handler.ts';
@@ -55,33 +55,6 @@ export class Proxy {
     readonly options: ProxyOptions,
     readonly deps: ProxyDeps,
   ) {}
-
-  /** Runs the plan's preparing profiles (a prefill), then serves the request on the primary profile. */
-  async send(ctx: RequestContext, plan: ProfilePlan): Promise<void> {
-    for (const role of plan.prepare) {
-      await prefill(this, ctx, role);
-      if (ctx.res.destroyed) return;
-    }
-    await this.serve(ctx, plan.primary);
-  }
-
-  /** The scheduler's choice for `role` among the endpoints not in `exclude`. */
-  schedule(ctx: RequestContext, role: ServingRole, exclude: Set<EndpointState>): Decision {
-    const { model, keys, sessionKey } = ctx;
-    return ctx.scheduler.schedule(
-      {
-        model,
-        blocks: keys.blocks,
-        contextBlocks: keys.contextBlocks,
-        prefixKey: keys.prefixKey,
-        sessionKey,
-        role,
-        exclude,
-        now: Date.now(),
-      },
-      ctx.endpoints,
-    );
-  }
 
   /**
    * Records that `endpoint` is sent the request's prompt (the prefix index) and returns how much of it the
@@ -133,7 +106,16 @@ export class Proxy {
     }
   }
 
-  private async serve(ctx: RequestContext, role: ServingRole): Promise<void> {
+  /**
+   * Runs the plan's preparing profiles (a prefill), then serves the request on the primary profile: the
+   * scheduler's choice, another endpoint when a connection fails before the first byte, then the relay.
+   */
+  async send(ctx: RequestContext, plan: ProfilePlan): Promise<void> {
+    for (const prepare of plan.prepare) {
+      await prefill(this, ctx, prepare);
+      if (ctx.res.destroyed) return;
+    }
+    const role = plan.primary;
     const { res, model } = ctx;
     const { metrics } = this.deps;
     const tried = new Set<EndpointState>();
@@ -145,7 +127,10 @@ export class Proxy {
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
       let endpoint: EndpointState;
       try {
-        const decision = this.schedule(ctx, role, tried);
+        const decision = ctx.scheduler.schedule(
+          { ...ctx.scheduling, role, exclude: tried, now: Date.now() },
+          ctx.endpoints,
+        );
         endpoint = decision.endpoint;
         metrics.decisions.inc({
           model,
