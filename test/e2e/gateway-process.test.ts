@@ -19,7 +19,7 @@ import { applyDoc } from '../helpers/cache.ts';
 import { releaseDevEnvironment, useDevEnvironment } from '../helpers/components.ts';
 import { infctlAsyncFor, startController, startWorker, type EngineProcess } from '../helpers/engine.ts';
 import { until } from '../helpers/gateway.ts';
-import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { deleteProductResources, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 
 const NS = `e2e-gwproc-${process.pid}`;
 const QUEUE = `e2e-gwproc-${process.pid}`;
@@ -97,14 +97,7 @@ describe('the InferenceGateway on the process runtime', () => {
   });
   after(async () => {
     // Deleted while the worker runs, so its workflows stop their processes and release the finalizers.
-    kubectl([
-      'delete',
-      'inferencegateway,inferenceservice,inferencecache',
-      '--all',
-      '-n',
-      NS,
-      '--timeout=60s',
-    ]);
+    deleteProductResources(kubectl, NS);
     await worker?.kill();
     await controller?.kill();
     await new ProcessGatewayRuntime({ dir: GATEWAYS, infctl: [] }).deleteGateway(NS, 'llm-gateway');

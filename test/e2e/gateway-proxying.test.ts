@@ -7,6 +7,7 @@ import {
   chat,
   gatewayMetric,
   MODEL,
+  postChat,
   question,
   simMetric,
   startGateway,
@@ -43,16 +44,12 @@ describe('gateway proxying', () => {
   });
 
   it('streams server-sent events chunk by chunk as the endpoint produces them', async () => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'slow',
-        stream: true,
-        max_tokens: 10,
-        ignore_eos: true,
-        messages: [{ role: 'user', content: 'count' }],
-      }),
+    const res = await postChat(gw.url, {
+      model: 'slow',
+      stream: true,
+      max_tokens: 10,
+      ignore_eos: true,
+      messages: [{ role: 'user', content: 'count' }],
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
@@ -250,16 +247,12 @@ describe('gateway proxying', () => {
   });
 
   it('reloads a changed route file without dropping a request in flight', async () => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'slow',
-        stream: true,
-        max_tokens: 20,
-        ignore_eos: true,
-        messages: [{ role: 'user', content: 'x' }],
-      }),
+    const res = await postChat(gw.url, {
+      model: 'slow',
+      stream: true,
+      max_tokens: 20,
+      ignore_eos: true,
+      messages: [{ role: 'user', content: 'x' }],
     });
     const generation = gw.gateway.table.generation;
     gw.rewrite({
@@ -337,11 +330,7 @@ describe('prefill/decode disaggregation', () => {
       `the decode did not receive kv_transfer_params (answered in ${elapsed.toFixed(0)} ms)`,
     );
     assert.equal(await gatewayMetric(gw.url, 'infctl_gateway_prefill_decode_total', { outcome: 'ok' }), 1);
-    const streamed = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(question('stream me', { stream: true })),
-    });
+    const streamed = await postChat(gw.url, question('stream me', { stream: true }));
     assert.equal(streamed.headers.get('x-prefill-endpoint'), 'prefill-0');
     assert.match(await streamed.text(), /\[DONE\]/);
   });

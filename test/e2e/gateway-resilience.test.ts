@@ -8,6 +8,7 @@ import {
   gatewayMetric,
   MODEL,
   question,
+  roundRobinOver,
   startGateway,
   twoEndpoints,
   until,
@@ -26,23 +27,10 @@ describe('gateway resilience', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     // Health checks effectively off: the passive path alone must cope.
     const gw = await startGateway(
-      {
-        routeStrategy: 'RoundRobin',
-        models: [
-          {
-            model: MODEL,
-            services: [
-              {
-                name: 's',
-                endpoints: [
-                  { url: dead, name: 'dead' },
-                  { url: live.url, name: 'live' },
-                ],
-              },
-            ],
-          },
-        ],
-      },
+      roundRobinOver([
+        { url: dead, name: 'dead' },
+        { url: live.url, name: 'live' },
+      ]),
       { scrape: { intervalMs: 3_600_000, timeoutMs: 500, unhealthyAfter: 2 } },
     );
     try {
@@ -69,23 +57,12 @@ describe('gateway resilience', () => {
 
   it('health checks take a failing endpoint out of the candidates before any request fails on it', async () => {
     const flaky = await startSimulator();
-    const gw = await startGateway({
-      routeStrategy: 'RoundRobin',
-      models: [
-        {
-          model: MODEL,
-          services: [
-            {
-              name: 's',
-              endpoints: [
-                { url: flaky.url, name: 'flaky' },
-                { url: live.url, name: 'live' },
-              ],
-            },
-          ],
-        },
-      ],
-    });
+    const gw = await startGateway(
+      roundRobinOver([
+        { url: flaky.url, name: 'flaky' },
+        { url: live.url, name: 'live' },
+      ]),
+    );
     try {
       flaky.stop();
       await until('flaky marked unhealthy', async () =>

@@ -78,8 +78,12 @@ const docs = (text: string) =>
   parseAllDocuments(text)
     .map((d) => d.toJS() as Doc | null)
     .filter((d): d is Doc => d !== null);
+const template = (...args: string[]) =>
+  helm(['template', RELEASE, chart, '-n', NS, '--set', 'temporal.address=temporal:7233', ...args]);
+const installChart = (temporalAddress: string, ...args: string[]) =>
+  helm(['install', RELEASE, chart, '-n', NS, '--set', `temporal.address=${temporalAddress}`, ...args]);
 const render = (...args: string[]) => {
-  const r = helm(['template', RELEASE, chart, '-n', NS, '--set', 'temporal.address=temporal:7233', ...args]);
+  const r = template(...args);
   ok(r, `helm template ${args.join(' ')}`);
   return docs(r.stdout);
 };
@@ -134,16 +138,7 @@ describe('the chart monitoring objects against the generated prometheus-operator
       /no matches for kind "(ServiceMonitor|PodMonitor|PrometheusRule)" in version "monitoring\.coreos\.com\/v1"/;
     assert.match(refused.stderr, noMatch);
     assert.match(refused.stderr, /ensure CRDs are installed first/);
-    const install = helm([
-      'install',
-      RELEASE,
-      chart,
-      '-n',
-      NS,
-      '--set',
-      'temporal.address=t:7233',
-      ...MONITORING_ON,
-    ]);
+    const install = installChart('t:7233', ...MONITORING_ON);
     assert.notEqual(install.code, 0, 'helm install passed without the CRDs');
     assert.match(install.stderr, noMatch);
     assert.match(install.stderr, /ensure CRDs are installed first/);
@@ -228,29 +223,13 @@ describe('the chart monitoring objects against the generated prometheus-operator
     const broken = join(chart, 'dashboards', 'broken.json');
     writeFileSync(broken, '{ "title": "half written", ');
     try {
-      const r = helm([
-        'template',
-        RELEASE,
-        chart,
-        '--set',
-        'temporal.address=t:7233',
-        '--set',
-        'monitoring.dashboards.enabled=true',
-      ]);
+      const r = template('--set', 'monitoring.dashboards.enabled=true');
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /dashboards\/broken\.json is not a Grafana dashboard/);
     } finally {
       rmSync(broken);
     }
-    const r = helm([
-      'template',
-      RELEASE,
-      chart,
-      '--set',
-      'temporal.address=t:7233',
-      '--set',
-      'monitoring.serviceMonitor.interval=often',
-    ]);
+    const r = template('--set', 'monitoring.serviceMonitor.interval=often');
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /interval/);
   });
@@ -258,21 +237,15 @@ describe('the chart monitoring objects against the generated prometheus-operator
   it('installed, each monitor selects what the product runs: the metrics Services, gateway Services, engine pods', async () => {
     const all = render(...MONITORING_ON);
     ok(
-      helm([
-        'install',
-        RELEASE,
-        chart,
-        '-n',
-        NS,
-        '--set',
-        `temporal.address=${env.temporalAddress}`,
+      installChart(
+        env.temporalAddress,
         '--set',
         'worker.replicas=1',
         ...MONITORING_ON,
         '--wait',
         '--timeout',
         '120s',
-      ]),
+      ),
       'helm install with monitoring on',
     );
     for (const component of ['controller', 'worker']) {

@@ -28,7 +28,7 @@ import {
 } from '../helpers/engine.ts';
 import { chat, until, words } from '../helpers/gateway.ts';
 import { applyDoc } from '../helpers/cache.ts';
-import { kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
+import { deleteProductResources, kubectlFor, type KubectlResult } from '../helpers/kubectl.ts';
 import {
   alertQueries,
   dashboardQueries,
@@ -124,14 +124,7 @@ describe('dashboards and alert rules against a real Prometheus', () => {
     assert.equal(kubectl(['create', 'namespace', NS]).code, 0);
   });
   after(async () => {
-    kubectl([
-      'delete',
-      'inferencegateway,inferenceservice,inferencecache',
-      '--all',
-      '-n',
-      NS,
-      '--timeout=60s',
-    ]);
+    deleteProductResources(kubectl, NS);
     kubectl(['delete', 'namespace', NS, '--wait=false']);
     await temporal?.workflow
       .getHandle(BROKEN)

@@ -23,6 +23,11 @@ export const route = (
   models: [{ model: MODEL, services: [{ name: 'svc', endpoints: endpointsOf(sims), ...service }] }],
   ...extra,
 });
+/** A route file: MODEL round-robin over endpoints named by the test (service `s`). */
+export const roundRobinOver = (endpoints: { url: string; name: string }[]) => ({
+  routeStrategy: 'RoundRobin',
+  models: [{ model: MODEL, services: [{ name: 's', endpoints }] }],
+});
 /** A route file: MODEL over the simulators, round-robin. */
 export const twoEndpoints = (sims: Simulator[], extra: Record<string, unknown> = {}) =>
   route(sims, { routeStrategy: 'RoundRobin', schedulingPolicy: 'round-robin', ...extra });
@@ -89,13 +94,17 @@ export async function chat(
   body: Record<string, unknown>,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}/v1/chat/completions`, {
+  const res = await postChat(url, body, headers);
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** POSTs a chat request and returns the response unread (a stream, an error body). */
+export const postChat = (url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
-}
 
 /** Words that tokenize to about one token each in the simulator's dummy tokenizer. */
 export function words(seed: number, count: number): string {

@@ -45,3 +45,20 @@ export function kubeClientFor(env: DevEnvironment): KubeClient {
   kc.loadFromFile(env.kubeconfig);
   return new KubeClient(kc);
 }
+
+/**
+ * Deletes the InferenceGateways, InferenceServices and InferenceCaches in `namespace` and waits for them: run
+ * while the worker runs, so its workflows stop what they started and release their finalizers.
+ */
+export const deleteProductResources = (
+  kubectl: (args: string[]) => KubectlResult,
+  namespace: string,
+): KubectlResult =>
+  kubectl([
+    'delete',
+    'inferencegateway,inferenceservice,inferencecache',
+    '--all',
+    '-n',
+    namespace,
+    '--timeout=60s',
+  ]);
