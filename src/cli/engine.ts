@@ -130,9 +130,6 @@ export async function runController(options: {
   server?.close();
   await running.temporal.connection.close();
   console.log('controller stopped');
-  // After an API server outage the informers' watch connections could keep a stopped controller alive (seen in
-  // test/e2e/health-endpoints.test.ts): it exits anyway once stopped.
-  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
 

@@ -1,11 +1,48 @@
 import {
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubernetesListObject,
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
+
+/**
+ * A Watch whose open requests `stop()` aborts. client-node's ListWatch.stop() aborts only the request it has
+ * stored, which it stores once the watch has connected: a watch still connecting, or one a list that answered
+ * after stop() goes on to open, stayed open and kept a stopped process alive.
+ */
+class StoppableWatch extends Watch {
+  private readonly open = new Set<AbortController>();
+  private stopped = false;
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    if (this.stopped) {
+      const aborted = new AbortController();
+      aborted.abort();
+      return aborted;
+    }
+    const controller = await super.watch(path, queryParams, callback, done);
+    if (this.stopped) controller.abort();
+    else {
+      this.open.add(controller);
+      controller.signal.addEventListener('abort', () => this.open.delete(controller));
+    }
+    return controller;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const controller of this.open) controller.abort();
+    this.open.clear();
+  }
+}
 
 /** Whether a watched collection's cache is current: listed and watching, or restarting after an error. */
 export interface SyncState {
@@ -45,14 +82,24 @@ export async function watchCollection(
   labelSelector?: string,
 ): Promise<WatchedCollection> {
   const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
-  const informer = makeInformer(
-    kube.kc,
+  const watch = new StoppableWatch(kube.kc);
+  const informer = new ListWatch(
     path,
+    watch,
     () => kube.get<KubernetesListObject<KubernetesObject>>(`${path}${query}`),
+    false,
     labelSelector,
-  ) as WatchedCollection;
+  ) as unknown as WatchedCollection;
   let state: SyncState = { synced: false, detail: `${label}: listing` };
   informer.syncState = () => state;
+  /** The pending restart after an error: stop() clears it, so no timer keeps a stopped process alive. */
+  let restart: NodeJS.Timeout | undefined;
+  const stopListWatch = informer.stop.bind(informer);
+  informer.stop = async () => {
+    clearTimeout(restart);
+    watch.stop();
+    await stopListWatch();
+  };
   informer.on('add', handlers.onChange);
   informer.on('update', handlers.onChange);
   informer.on('delete', handlers.onDelete);
@@ -76,7 +123,7 @@ export async function watchCollection(
     state = { synced: false, detail: `${label}: watch failed (${message}), restarting in ${backoff} ms` };
     handlers.log(`${label} watch failed (${message}); restarting in ${backoff} ms`);
     handlers.onRestart?.();
-    setTimeout(() => {
+    restart = setTimeout(() => {
       if (!handlers.stopped())
         start().catch((e: Error) => handlers.log(`${label} restart failed: ${e.message}`));
     }, backoff);

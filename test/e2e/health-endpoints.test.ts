@@ -150,4 +150,25 @@ describe('health endpoints of the controller and the worker', () => {
     const again = await readyz('controller', 'ready', 90_000);
     assert.match(again.body, /\[\+\]informers ok/);
   });
+
+  it('a stopped controller exits on its own within seconds, after the outage too (its watches aborted)', async () => {
+    const controller = processes.controller.process!;
+    const started = performance.now();
+    const exited = await Promise.race([
+      controller.kill('SIGTERM').then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 15_000).unref()),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    if (!exited) await controller.kill('SIGKILL');
+    assert.ok(
+      exited,
+      `the controller had not exited 15 s after SIGTERM\n${controller.output().slice(-2000)}`,
+    );
+    console.log(`# the controller exited ${seconds.toFixed(1)}s after SIGTERM`);
+    assert.match(controller.output(), /controller stopped/);
+    assert.ok(
+      seconds < 5,
+      `the controller took ${seconds.toFixed(1)}s to exit\n${controller.output().slice(-2000)}`,
+    );
+  });
 });
