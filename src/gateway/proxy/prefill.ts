@@ -3,7 +3,7 @@ import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import type { RequestContext } from '../request-context.ts';
 import { NoCandidateError } from '../scheduling/framework.ts';
 import type { Proxy } from './proxy.ts';
-import { ConnectionFailure, MAX_CAPTURE_BYTES, readAll } from './upstream.ts';
+import { callUpstream, ConnectionFailure, MAX_CAPTURE_BYTES, readAll } from './upstream.ts';
 
 /**
  * A preparing profile of P/D: an endpoint of `role` computes the prompt's KV cache (one token, not streamed)
@@ -40,7 +40,13 @@ export async function prefill(proxy: Proxy, ctx: RequestContext, role: ServingRo
   }
   endpoint.inFlight++;
   const sent = proxy.sendPrefix(ctx, endpoint);
-  const call = proxy.call(ctx, endpoint, Buffer.from(JSON.stringify(body)));
+  const call = callUpstream(
+    endpoint,
+    ctx.path,
+    ctx.req.headers,
+    Buffer.from(JSON.stringify(body)),
+    proxy.upstream,
+  );
   const onClose = () => call.request.destroy();
   res.once('close', onClose);
   try {

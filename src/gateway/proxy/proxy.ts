@@ -17,12 +17,11 @@ import { InterTokenClock, SseEventCounter } from './token-timing.ts';
 import type { ConnectionFailure } from './upstream.ts';
 import {
   callUpstream,
-  forwardableHeaders,
   isLocalError,
   MAX_CAPTURE_BYTES,
   readAll,
   responseHeaders,
-  type UpstreamCall,
+  type UpstreamSettings,
   type UpstreamTimeouts,
 } from './upstream.ts';
 
@@ -51,10 +50,18 @@ export interface PrefixSent {
 
 /** Sends a routed request to the endpoints its profiles pick: retries before the first byte, then relays. */
 export class Proxy {
+  readonly upstream: UpstreamSettings;
+
   constructor(
     readonly options: ProxyOptions,
     readonly deps: ProxyDeps,
-  ) {}
+  ) {
+    this.upstream = {
+      timeouts: options.timeouts,
+      agent: deps.agent,
+      liveness: (endpoint) => deps.endpoints.liveness(endpoint),
+    };
+  }
 
   /**
    * Records that `endpoint` is sent the request's prompt (the prefix index) and returns how much of it the
@@ -73,20 +80,6 @@ export class Proxy {
     if (sent.blocks === 0) return;
     this.deps.metrics.prefixBlocks.inc({ model: ctx.model }, sent.blocks);
     this.deps.metrics.prefixMatchedBlocks.inc({ model: ctx.model }, sent.matched);
-  }
-
-  /** POSTs `body` to the request's path on `endpoint`, with the client's headers but the hop-by-hop ones. */
-  call(ctx: RequestContext, endpoint: EndpointState, body: Buffer): UpstreamCall {
-    return callUpstream(
-      endpoint.url,
-      ctx.path,
-      'POST',
-      forwardableHeaders(ctx.req.headers),
-      body,
-      this.options.timeouts,
-      this.deps.agent,
-      () => this.deps.endpoints.liveness(endpoint),
-    );
   }
 
   /** Counts the request's prefix as served by `endpoint` in its role (the admin API's hot prefixes). */
@@ -160,7 +153,7 @@ export class Proxy {
       const sent = sentTo.get(endpoint) ?? this.sendPrefix(ctx, endpoint);
       sentTo.set(endpoint, sent);
       const sentAt = performance.now();
-      const call = this.call(ctx, endpoint, ctx.forward);
+      const call = callUpstream(endpoint, ctx.path, ctx.req.headers, ctx.forward, this.upstream);
       const onClose = () => {
         if (!res.writableFinished) call.request.destroy();
         release();

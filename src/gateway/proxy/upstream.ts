@@ -6,6 +6,7 @@ import {
   type IncomingMessage,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import type { EndpointState } from '../endpoints/endpoint-state.ts';
 
 export interface UpstreamTimeouts {
   /** Connecting to the endpoint. */
@@ -73,7 +74,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** The client's headers minus hop-by-hop ones, for the upstream request. */
-export function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
@@ -102,25 +103,34 @@ export function upstreamAgent(): Agent {
   return new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 256 });
 }
 
+/** How the gateway reaches its endpoints: the timeouts, the shared connections, and a health probe. */
+export interface UpstreamSettings {
+  timeouts: UpstreamTimeouts;
+  agent: Agent;
+  /** Whether an endpoint that has sent nothing within firstByteMs still answers /health; absent: it is hung. */
+  liveness?: (endpoint: EndpointState) => Promise<Liveness>;
+}
+
 /**
- * POSTs (or GETs) to an endpoint. The response promise rejects with ConnectionFailure when the connection
- * fails or times out before the response headers; after that, errors surface on the response stream.
+ * POSTs `body` to `path` on the endpoint with the client's headers minus the hop-by-hop ones. The response
+ * promise rejects with ConnectionFailure when the connection fails or times out before the response headers;
+ * after that, errors surface on the response stream.
  */
 export function callUpstream(
-  baseUrl: string,
+  endpoint: EndpointState,
   path: string,
-  method: 'GET' | 'POST',
-  headers: Record<string, string>,
-  body: Buffer | undefined,
-  timeouts: UpstreamTimeouts,
-  agent: Agent,
-  liveness?: () => Promise<Liveness>,
+  clientHeaders: IncomingHttpHeaders,
+  body: Buffer,
+  settings: UpstreamSettings,
 ): UpstreamCall {
-  const url = new URL(path, baseUrl);
+  const { timeouts, agent, liveness: probe } = settings;
+  const liveness = probe && (() => probe(endpoint));
+  const headers = forwardableHeaders(clientHeaders);
+  const url = new URL(path, endpoint.url);
   const req = request(url, {
-    method,
+    method: 'POST',
     agent,
-    headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+    headers: { ...headers, 'content-length': String(body.length) },
   });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     let settled = false;
