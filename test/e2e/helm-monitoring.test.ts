@@ -87,6 +87,86 @@ const render = (...args: string[]) => {
   ok(r, `helm template ${args.join(' ')}`);
   return docs(r.stdout);
 };
+interface ServiceObject {
+  spec: {
+    selector: Record<string, string>;
+    ports: { name: string; targetPort: string | number; protocol: string }[];
+  };
+}
+interface PodObject {
+  metadata: { name: string };
+  status: { podIP?: string };
+  spec: { containers: { ports?: { name?: string; containerPort: number; protocol?: string }[] }[] };
+}
+
+/**
+ * The Service reaches its pods as the control plane's endpointslice controller sees it. That controller runs
+ * here, but it cannot write the EndpointSlice: kwok gives pods loopback IPs (127.244.0.0/16, so nothing on this
+ * fake cluster reaches a network) and the API server refuses an EndpointSlice address in 127.0.0.0/8
+ * (ValidateEndpointIP: "may not be in the loopback range"). What it does leave is a Warning Event
+ * FailedToUpdateEndpointSlices on the Service quoting the addresses it tried to publish: the pods it selected.
+ * The named targetPort is resolved as the controller's FindPort does (a container port of that name and
+ * protocol), since the refused slice's ports are never visible. Where pod IPs are not loopback, the slice
+ * itself must list the pods with the port resolved.
+ */
+async function assertServiceReachesPods(name: string, namespace = NS): Promise<void> {
+  const r = kubectl(['get', 'service', name, '-n', namespace, '-o', 'json']);
+  ok(r, `kubectl get service ${name}`);
+  const service = JSON.parse(r.stdout) as ServiceObject;
+  const pods = await eventually(`pods of ${name} with an IP`, () => {
+    const items = list<PodObject>([
+      'get',
+      'pods',
+      '-n',
+      namespace,
+      '-l',
+      selectorArg({ matchLabels: service.spec.selector }),
+    ]);
+    return items.length > 0 && items.every((p) => p.status.podIP) ? items : undefined;
+  });
+  for (const pod of pods)
+    for (const port of service.spec.ports)
+      assert.ok(
+        typeof port.targetPort === 'number' ||
+          pod.spec.containers.some((c) =>
+            c.ports?.some((p) => p.name === port.targetPort && (p.protocol ?? 'TCP') === port.protocol),
+          ),
+        `${name}: pod ${pod.metadata.name} has no ${port.protocol} container port named ${port.targetPort}`,
+      );
+  const ips = pods.map((p) => p.status.podIP!);
+  const seen = await eventually(
+    `the endpointslice controller publishing ${ips.join(', ')} for ${name}`,
+    () => {
+      // Where pod IPs are not loopback the slice itself lists them, with the named port resolved.
+      const slices = list<{
+        endpoints?: { addresses: string[] }[];
+        ports?: { name?: string; port?: number }[];
+      }>(['get', 'endpointslices', '-n', namespace, '-l', `kubernetes.io/service-name=${name}`]);
+      const published = slices.filter((sl) =>
+        service.spec.ports.every((sp) => sl.ports?.some((p) => p.name === sp.name && p.port)),
+      );
+      if (ips.every((ip) => published.some((sl) => sl.endpoints?.some((e) => e.addresses.includes(ip)))))
+        return 'slice';
+      const events = list<{ message: string }>([
+        'get',
+        'events',
+        '-n',
+        namespace,
+        '--field-selector',
+        `involvedObject.kind=Service,involvedObject.name=${name},reason=FailedToUpdateEndpointSlices`,
+      ]).map((e) => e.message);
+      const refused = events.filter((m) => /may not be in the loopback range/.test(m));
+      return ips.every((ip) => refused.some((m) => m.includes(`"${ip}"`)))
+        ? 'refused as loopback'
+        : undefined;
+    },
+    30_000,
+  );
+  console.log(
+    `# ${name} selects ${pods.map((p) => `${p.metadata.name} (${p.status.podIP})`).join(', ')}: ${seen}`,
+  );
+}
+
 let caches = 0;
 const freshCache = () => join(home, `kube-cache-${++caches}`);
 const yamlOf = (all: Doc[]) => all.map((d) => `---\n${stringify(d)}`).join('');
@@ -266,6 +346,7 @@ describe('the chart monitoring objects against the generated prometheus-operator
         monitor.spec?.endpoints?.map((e) => e.port),
         ['metrics'],
       );
+      await assertServiceReachesPods(`${FULLNAME}-${component}-metrics`);
     }
 
     // A gateway as the InferenceGateway workflow deploys it: the ServiceMonitor selects its Service and port.
@@ -284,6 +365,7 @@ describe('the chart monitoring objects against the generated prometheus-operator
         gateways[0]!.spec.ports.some((p) => p.name === e.port),
         `the gateway Service has no port ${e.port}`,
       );
+    await assertServiceReachesPods('mon-gateway-gateway', APPS_NS);
 
     // An InferenceService's engine Deployment as the runtime renders it: the PodMonitor selects its pods' port.
     applyEngineDeployment(kubectl, APPS_NS, 'mon-engine');
