@@ -25,6 +25,36 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
+    // What the workflows import is evaluated again for every workflow a worker caches: zod, yaml and the
+    // schemas of src/api cost ~1.8 MiB a workflow (bench/RESULTS.md, "Scale"); a module outside src/workflows
+    // is imported only when it is known to be small and zod-free. Types are free.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'zod',
+                'zod/*',
+                'yaml',
+                '../*/*',
+                '../*/*/*',
+                '!../api/duration.ts',
+                '!../api/reasons.ts',
+                '!../temporal/search-attributes.ts',
+              ],
+              allowTypeImports: true,
+              message:
+                'workflow code imports at run time only @temporalio/*, its own modules, api/duration.ts, api/reasons.ts and temporal/search-attributes.ts (import type is fine)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests and benchmarks index what they just built; a failing lookup fails the test either way.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },

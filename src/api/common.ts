@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { DURATION } from './duration.ts';
+
+export { parseDuration } from './duration.ts';
 
 export const GROUP = 'production-stack.vllm.ai';
 export const VERSION = 'v1alpha1';
@@ -6,8 +9,6 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** RFC 1123 label: what Kubernetes requires of Service names, which our resources' names become. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A Go-style duration as Kubernetes prints metav1.Duration: `500ms`, `15s`, `2m`, `1h30m`. */
-const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 
 /** The name of another resource of this API in the same namespace. */
 export function resourceRef(description: string) {
@@ -27,17 +28,6 @@ export function duration(description: string, fallback: string) {
     .regex(DURATION, { error: 'must be a duration such as "500ms", "15s", "2m" or "1h30m"' })
     .default(fallback)
     .describe(description);
-}
-
-/** Milliseconds in a duration string accepted by {@link DURATION}. */
-export function parseDuration(text: string): number {
-  if (!DURATION.test(text)) throw new Error(`invalid duration "${text}"`);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const part of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
-    total += Number(part[1]) * (unit[part[2] as string] as number);
-  }
-  return total;
 }
 
 export const ratio = (description: string) =>

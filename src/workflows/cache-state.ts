@@ -1,6 +1,7 @@
 /** The InferenceCache workflow's plain-JSON state, its policy in force, and its workflow metrics. */
 import { ApplicationFailure, metricMeter } from '@temporalio/workflow';
-import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
+import type { InferenceCacheSpec } from '../api/index.ts';
+import { parseDuration } from '../api/duration.ts';
 import {
   effectivePolicy,
   type CacheAction,

@@ -1,5 +1,6 @@
 /** The InferenceCache's status: pool and replica numbers, the last action, overrides; written only on change. */
-import { Reason, type ConditionUpdate } from '../api/index.ts';
+import type { ConditionUpdate } from '../api/index.ts';
+import { Reason } from '../api/reasons.ts';
 import { steps } from './activities.ts';
 import type { PolicyOverride } from './cache-policy.ts';
 import type { SetPolicyResult } from './messages.ts';

@@ -2,7 +2,7 @@
  * How the entity loop reports what the world did: a step's permanent failure as Degraded, a wait that ended as
  * an Event, and a teardown that always releases the finalizer (the durability rule's reporting side).
  */
-import { Reason } from '../api/index.ts';
+import { Reason } from '../api/reasons.ts';
 import { log } from '@temporalio/workflow';
 import { steps } from './activities.ts';
 import { StepFailure, StepInterrupted } from './durable.ts';

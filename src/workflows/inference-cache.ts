@@ -5,7 +5,8 @@
  * input carries the numbers that triggered it, so the Temporal history is the audit trail.
  */
 import { continueAsNew, log, patched } from '@temporalio/workflow';
-import { parseDuration, type InferenceCacheSpec } from '../api/index.ts';
+import type { InferenceCacheSpec } from '../api/index.ts';
+import { parseDuration } from '../api/duration.ts';
 import { steps } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
 import { forcedReason, registerCacheOverrides } from './cache-overrides.ts';

@@ -1,6 +1,7 @@
 import { continueAsNew, metricMeter, patched, upsertMemo } from '@temporalio/workflow';
-import { parseDuration } from '../api/common.ts';
-import { Reason, type InferenceServiceSpec, type Revision, type ServingPlan } from '../api/index.ts';
+import { parseDuration } from '../api/duration.ts';
+import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
+import { Reason } from '../api/reasons.ts';
 import { steps, rolloutSteps } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';

@@ -3,13 +3,13 @@
  * InferenceServices through the controller's dependency index, which signals the services that link them.
  */
 import { continueAsNew, patched } from '@temporalio/workflow';
-import {
-  Reason,
-  type ConditionUpdate,
-  type InferenceGatewaySpec,
-  type PrefillDecodingDisaggregationSpec,
-  type SpeculativeDecodingSpec,
+import type {
+  ConditionUpdate,
+  InferenceGatewaySpec,
+  PrefillDecodingDisaggregationSpec,
+  SpeculativeDecodingSpec,
 } from '../api/index.ts';
+import { Reason } from '../api/reasons.ts';
 import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
