@@ -9,6 +9,7 @@ import type {
   PrefillDecodingDisaggregationSpec,
   SpeculativeDecodingSpec,
 } from '../api/index.ts';
+import type { SpecDecodeCounters } from '../activities/vllm/spec-decode.ts';
 import { Reason } from '../api/reasons.ts';
 import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
@@ -93,21 +94,22 @@ export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingS
   'SpeculativeDecoding',
   async (state) => {
     const spec = state.spec;
-    const services = await steps.findServicesForModel({
-      namespace: state.namespace,
-      model: spec.targetModel,
-    });
-    // Workflows started before the rate was measured replay without this step.
-    if (services.length > 0 && patched('spec-decode-acceptance-rate')) {
-      const counters = await steps.scrapeSpecDecoding({
-        namespace: state.namespace,
-        model: spec.targetModel,
-      });
-      if (counters.accepted !== undefined && counters.drafted !== undefined) {
-        const current = { accepted: counters.accepted, drafted: counters.drafted };
-        state.data.acceptanceRate = acceptanceRate(state.data.drafts, current, state.data.acceptanceRate);
-        state.data.drafts = current;
-      }
+    const target = { namespace: state.namespace, model: spec.targetModel };
+    let services: string[];
+    let counters: SpecDecodeCounters | undefined;
+    // One activity for a tick's reads instead of two (issue 16); older histories replay with two.
+    if (patched('spec-decode-one-read')) {
+      ({ services, counters } = await steps.readSpecDecodeTick(target));
+    } else {
+      services = await steps.findServicesForModel(target);
+      // Workflows started before the rate was measured replay without this step.
+      if (services.length > 0 && patched('spec-decode-acceptance-rate'))
+        counters = await steps.scrapeSpecDecoding(target);
+    }
+    if (counters?.accepted !== undefined && counters.drafted !== undefined) {
+      const current = { accepted: counters.accepted, drafted: counters.drafted };
+      state.data.acceptanceRate = acceptanceRate(state.data.drafts, current, state.data.acceptanceRate);
+      state.data.drafts = current;
     }
     const rate = state.data.acceptanceRate;
     return {

@@ -25,7 +25,7 @@ export function listingServices(kube: KubeClient): ServiceReader {
 }
 
 /** The InferenceServices of a namespace that serve a model, optionally only those that name a cache. */
-async function modelServices(
+export async function modelServices(
   services: ServiceReader,
   namespace: string,
   model: string,
@@ -38,7 +38,7 @@ async function modelServices(
   );
 }
 
-const namesOf = (services: ServiceResource[]) => services.map((s) => s.metadata.name).sort();
+export const namesOf = (services: ServiceResource[]) => services.map((s) => s.metadata.name).sort();
 
 /** InferenceServices in a namespace that serve a model, optionally only those linked to a cache. */
 async function servicesForModel(
@@ -51,7 +51,7 @@ async function servicesForModel(
 }
 
 /** The ready replicas the services publish in their status, sorted by name. */
-function replicasOf(services: ServiceResource[]): CacheReplica[] {
+export function replicasOf(services: ServiceResource[]): CacheReplica[] {
   return services
     .flatMap((s) =>
       (s.status?.endpoints ?? [])
@@ -70,7 +70,7 @@ function replicasOf(services: ServiceResource[]): CacheReplica[] {
  * The ready replicas the services of a model publish in their status (only the services that use `cacheName`
  * when given), sorted by name.
  */
-export async function publishedReplicas(
+async function publishedReplicas(
   services: ServiceReader,
   namespace: string,
   model: string,

@@ -1,6 +1,6 @@
 import { metricSum, parseExposition } from '../../metrics/exposition.ts';
 import type { ServiceReader } from '../kubernetes/service-cache.ts';
-import { publishedReplicas } from '../kubernetes/dependents.ts';
+import { modelServices, namesOf, replicasOf } from '../kubernetes/dependents.ts';
 import type { CacheReplica } from './cache-actions.ts';
 
 export interface SpecDecodeCounters {
@@ -46,6 +46,18 @@ async function scrapeSpecDecode(replicas: CacheReplica[]): Promise<SpecDecodeCou
 /** The target replicas' speculative-decoding counters (SpeculativeDecoding's acceptance rate). */
 export const specDecodeActivities = (services: ServiceReader) => ({
   async scrapeSpecDecoding(input: { namespace: string; model: string }): Promise<SpecDecodeCounters> {
-    return scrapeSpecDecode(await publishedReplicas(services, input.namespace, input.model));
+    return scrapeSpecDecode(replicasOf(await modelServices(services, input.namespace, input.model)));
+  },
+  /**
+   * A SpeculativeDecoding tick's reads as one step (issue 16): the target model's services and, when there are
+   * any, their replicas' counters, from one read of the services.
+   */
+  async readSpecDecodeTick(input: {
+    namespace: string;
+    model: string;
+  }): Promise<{ services: string[]; counters?: SpecDecodeCounters }> {
+    const found = await modelServices(services, input.namespace, input.model);
+    if (found.length === 0) return { services: [] };
+    return { services: namesOf(found), counters: await scrapeSpecDecode(replicasOf(found)) };
   },
 });
