@@ -1,16 +1,23 @@
 /**
- * Gateway overhead: the same closed-loop load sent straight to a simulator and through `infctl gateway`, in
- * one run. Simulator at zero latency; 2 KiB and 16 KiB chat bodies; concurrency 1 and 64.
- * Run (gateway alone on core 1; simulator and load generator on core 0):
- *   taskset -c 0 node --import tsx bench/overhead.ts [--seconds 5]
+ * Gateway overhead: the same closed-loop load sent straight to a simulator, through `infctl gateway` and
+ * through each peer router (bench/peers.ts), in one run. Simulator at zero latency; 2 KiB and 16 KiB chat
+ * bodies; concurrency 1 and 64. Per router and cell: latency added over the direct run of the same cell,
+ * requests/s, and the router's CPU (its process tree, /proc) per 1,000 requests.
+ * Run (routers alone on core 1; simulator and load generator on core 0):
+ *   taskset -c 0 node --import tsx bench/overhead.ts [--seconds 5] [--routers ours,vllm-router:cache_aware]
  */
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
+import { startPeer, treeCpuSeconds, type PeerName } from './peers.ts';
 import { startGatewayProcess, startSimulator } from './processes.ts';
 import { fixed, seeded, summarize, table } from './stats.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, cpus: { type: 'string', default: '1' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    cpus: { type: 'string', default: '1' },
+    routers: { type: 'string', default: 'ours,vllm-router:cache_aware,sglang-router:cache_aware' },
+  },
 });
 const SECONDS = Number(values.seconds);
 const random = seeded(7);
@@ -72,61 +79,86 @@ const sim = await startSimulator({
   model: 'bench',
   args: ['--max-num-seqs', '256', '--max-model-len', '16384'],
 });
-const gateway = await startGatewayProcess(
-  {
-    routeStrategy: 'PrefixHash',
-    models: [{ model: 'bench', services: [{ name: 'sim', endpoints: [{ url: sim.url, name: 'sim' }] }] }],
-  },
-  { cpus: values.cpus },
-);
+const routers: { name: string; url: string; pid: number; stop: () => Promise<void> }[] = [];
 const rows: (string | number)[][] = [];
 try {
+  for (const name of values.routers.split(',')) {
+    const [peer, policy] = name.split(':');
+    const router =
+      policy === undefined
+        ? await startGatewayProcess(
+            {
+              routeStrategy: 'PrefixHash',
+              models: [
+                { model: 'bench', services: [{ name: 'sim', endpoints: [{ url: sim.url, name: 'sim' }] }] },
+              ],
+            },
+            { cpus: values.cpus },
+          )
+        : await startPeer(peer as PeerName, policy, [sim.url], { cpus: values.cpus });
+    routers.push({ name, url: router.url, pid: router.pid, stop: router.stop });
+  }
   for (const bytes of [2048, 16384]) {
     const body = chatBody(bytes);
     for (const concurrency of [1, 64]) {
-      await load(sim.url, body, concurrency, 1); // warm-up both paths
-      await load(gateway.url, body, concurrency, 1);
+      await load(sim.url, body, concurrency, 1); // warm-up every path
+      for (const router of routers) await load(router.url, body, concurrency, 1);
       const direct = await load(sim.url, body, concurrency, SECONDS);
-      const through = await load(gateway.url, body, concurrency, SECONDS);
       const d = summarize(direct.latencies);
-      const g = summarize(through.latencies);
       rows.push([
         `${bytes / 1024} KiB`,
         concurrency,
+        'direct',
         fixed(d.p50, 2),
         fixed(d.p99, 2),
-        fixed(g.p50, 2),
-        fixed(g.p99, 2),
-        fixed(g.p50 - d.p50, 2),
-        fixed(g.p99 - d.p99, 2),
+        '',
+        '',
         fixed(direct.rps, 0),
-        fixed(through.rps, 0),
-        fixed(through.rps / direct.rps, 2),
-        direct.errors + through.errors,
+        '',
+        '',
+        direct.errors,
       ]);
+      for (const router of routers) {
+        const cpuBefore = treeCpuSeconds(router.pid);
+        const through = await load(router.url, body, concurrency, SECONDS);
+        const cpu = treeCpuSeconds(router.pid) - cpuBefore;
+        const g = summarize(through.latencies);
+        rows.push([
+          `${bytes / 1024} KiB`,
+          concurrency,
+          router.name,
+          fixed(g.p50, 2),
+          fixed(g.p99, 2),
+          fixed(g.p50 - d.p50, 2),
+          fixed(g.p99 - d.p99, 2),
+          fixed(through.rps, 0),
+          fixed(through.rps / direct.rps, 2),
+          fixed((cpu / Math.max(1, through.latencies.length)) * 1000, 2),
+          through.errors,
+        ]);
+      }
     }
   }
 } finally {
-  await gateway.stop();
+  for (const router of routers) await router.stop();
   sim.stop();
 }
 console.log(
-  `Gateway overhead: ${SECONDS} s closed-loop runs per cell, max_tokens 1, simulator at zero latency\n`,
+  `Overhead: ${SECONDS} s closed-loop runs per cell, max_tokens 1, simulator at zero latency; routers on core(s) ${values.cpus}\n`,
 );
 console.log(
   table(
     [
       'body',
       'conc',
-      'direct p50 ms',
-      'direct p99 ms',
-      'gw p50 ms',
-      'gw p99 ms',
+      'router',
+      'p50 ms',
+      'p99 ms',
       'added p50 ms',
       'added p99 ms',
-      'direct rps',
-      'gw rps',
-      'gw/direct',
+      'rps',
+      'of direct',
+      'CPU s/1k req',
       'errors',
     ],
     rows,

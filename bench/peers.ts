@@ -36,28 +36,35 @@ export interface PeerProcess {
   stop: () => Promise<void>;
 }
 
-/** `<peer> --worker-urls ... --policy <policy>` on a free port, ready when it answers HTTP. */
-export async function startPeer(name: PeerName, policy: string, workers: string[]): Promise<PeerProcess> {
+/**
+ * `<peer> --worker-urls ... --policy <policy>` on a free port, ready when it answers HTTP; optionally pinned to
+ * CPU cores with taskset (as bench/overhead.ts pins our gateway).
+ */
+export async function startPeer(
+  name: PeerName,
+  policy: string,
+  workers: string[],
+  options: { cpus?: string } = {},
+): Promise<PeerProcess> {
   const binary = installPeer(name);
   const port = await freePort();
   const prometheus = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    [
-      ...PEERS[name].args,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--prometheus-port',
-      String(prometheus),
-      '--policy',
-      policy,
-      '--worker-urls',
-      ...workers,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [
+    ...PEERS[name].args,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--prometheus-port',
+    String(prometheus),
+    '--policy',
+    policy,
+    '--worker-urls',
+    ...workers,
+  ];
+  const child: ChildProcess = options.cpus
+    ? spawn('taskset', ['-c', options.cpus, binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-10_000)));
   child.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-10_000)));
