@@ -99,7 +99,9 @@ export class GatewayServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
+    // The usual request names a served path exactly; anything else is parsed (queries, dot segments, escapes).
+    const url = req.url ?? '/';
+    const path = Object.hasOwn(this.paths, url) ? url : new URL(url, 'http://gateway').pathname;
     const method = req.method ?? 'GET';
     const route = this.paths[path];
     if (!route) {

@@ -95,3 +95,47 @@ export function metricSum(samples: readonly Sample[], name: string): number | un
   }
   return sum;
 }
+
+/**
+ * metricSum over the exposition text itself, without parsing every sample: only the lines of `name` (or
+ * `name_total`) are read. For a scrape loop that wants a few gauges out of a large /metrics page. Lines of
+ * other metrics are not checked, so a malformed one elsewhere is ignored rather than thrown.
+ */
+export function metricSumInText(text: string, name: string): number | undefined {
+  const base = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+  let sum: number | undefined;
+  let at = 0;
+  while ((at = text.indexOf(base, at)) !== -1) {
+    const start = at;
+    at += base.length;
+    // A sample line starts with its name (comment lines start with '#').
+    if (start > 0 && text.charCodeAt(start - 1) !== 0x0a) continue;
+    let i = at;
+    if (text.startsWith('_total', i)) i += '_total'.length;
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) {
+      // Skip the labels: a "}" inside a quoted value does not close them.
+      let inQuotes = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c && inQuotes) i++;
+        else if (d === 0x22) inQuotes = !inQuotes;
+        else if (d === 0x7d && !inQuotes) break;
+        else if (d === 0x0a) break;
+      }
+      if (text.charCodeAt(i) !== 0x7d) continue;
+      i++;
+    } else if (c !== 0x20 && c !== 0x09) continue; // another metric whose name starts alike
+    while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09) i++;
+    let end = i;
+    while (end < text.length) {
+      const d = text.charCodeAt(end);
+      if (d === 0x20 || d === 0x09 || d === 0x0a || d === 0x0d) break;
+      end++;
+    }
+    if (end === i) continue;
+    sum = (sum ?? 0) + parseValue(text.slice(i, end));
+    at = end;
+  }
+  return sum;
+}

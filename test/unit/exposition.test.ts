@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { metricSum, parseExposition } from '../../src/metrics/exposition.ts';
+import { metricSum, metricSumInText, parseExposition } from '../../src/metrics/exposition.ts';
 
 const reference = readFileSync(new URL('../fixtures/vllm/metrics-sample.prom', import.meta.url), 'utf8');
 
@@ -37,5 +37,29 @@ describe('Prometheus exposition parser', () => {
 
   it('reports an absent metric as undefined, not 0', () => {
     assert.equal(metricSum(parseExposition(reference), 'vllm:does_not_exist'), undefined);
+  });
+
+  it('sums a metric straight from the text exactly as metricSum does over the parsed samples', () => {
+    const samples = parseExposition(reference);
+    for (const name of [
+      'vllm:kv_cache_usage_perc',
+      'vllm:gpu_cache_usage_perc',
+      'vllm:num_requests_waiting',
+      'vllm:num_requests_running',
+      'vllm:prefix_cache_hits',
+      'vllm:prefix_cache_queries_total',
+      'vllm:does_not_exist',
+    ])
+      assert.equal(metricSumInText(reference, name), metricSum(samples, name), name);
+    const text = [
+      '# HELP m_running running',
+      'm_running_total{a="x}y"} 2',
+      'm_running 3 1700000000',
+      'm_running_seconds 100',
+      'xm_running 7',
+      'm_running{b="\\"q"} NaN',
+    ].join('\n');
+    assert.equal(metricSumInText(text.split('\n').slice(0, 5).join('\n'), 'm_running'), 5);
+    assert.ok(Number.isNaN(metricSumInText(text, 'm_running')!));
   });
 });

@@ -1,4 +1,6 @@
-import { metricSum, parseExposition } from '../../metrics/exposition.ts';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { metricSumInText } from '../../metrics/exposition.ts';
 import { isLocalError, type Liveness } from '../proxy/upstream.ts';
 import type { EndpointSpec } from '../routes/route-table.ts';
 import { EndpointState } from './endpoint-state.ts';
@@ -26,6 +28,9 @@ export class EndpointRegistry {
   private readonly probes = new Map<string, Promise<Liveness>>();
   private timer?: NodeJS.Timeout;
   private scraping = false;
+  /** A few connections per endpoint: a scrape's /health and /metrics run one after the other, a probe beside. */
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 4 });
 
   constructor(
     private readonly options: ScrapeOptions = DEFAULT_SCRAPE_OPTIONS,
@@ -67,16 +72,54 @@ export class EndpointRegistry {
   liveness(endpoint: EndpointState): Promise<Liveness> {
     let probe = this.probes.get(endpoint.url);
     if (!probe) {
-      probe = fetch(`${endpoint.url}/health`, { signal: AbortSignal.timeout(this.options.timeoutMs) })
-        .then(async (res): Promise<Liveness> => {
-          await res.body?.cancel();
-          return res.ok ? 'alive' : 'dead';
-        })
+      probe = this.get(`${endpoint.url}/health`, false)
+        .then((res): Liveness => (res.ok ? 'alive' : 'dead'))
         .catch((err: unknown): Liveness => (isLocalError(err) ? 'unknown' : 'dead'))
         .finally(() => this.probes.delete(endpoint.url));
       this.probes.set(endpoint.url, probe);
     }
     return probe;
+  }
+
+  /**
+   * A GET on a kept-alive connection of the scrape loop's own (node:http rather than fetch: fetch's Request,
+   * Response, web streams and AbortSignal cost more than the scrape itself), within the scrape timeout; the
+   * body read only when asked for.
+   */
+  private get(url: string, readBody: boolean, retried = false): Promise<{ ok: boolean; body: string }> {
+    const https = url.startsWith('https:');
+    return new Promise<{ ok: boolean; body: string }>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(url, {
+        method: 'GET',
+        agent: https ? this.httpsAgent : this.httpAgent,
+      });
+      const timer = setTimeout(
+        () => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+      req.once('close', () => clearTimeout(timer));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the endpoint closed meanwhile says nothing about it: ask once more, anew.
+        if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+          resolve(this.get(url, readBody, true));
+        else reject(err);
+      });
+      req.on('response', (res: IncomingMessage) => {
+        const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+        if (!readBody || !ok) {
+          res.resume();
+          res.on('end', () => resolve({ ok, body: '' }));
+          res.on('error', reject);
+          return;
+        }
+        res.setEncoding('utf8');
+        let body = '';
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ ok, body }));
+        res.on('error', reject);
+      });
+      req.end();
+    });
   }
 
   start(): void {
@@ -92,6 +135,8 @@ export class EndpointRegistry {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 
   async scrapeAll(): Promise<void> {
@@ -105,12 +150,8 @@ export class EndpointRegistry {
   }
 
   private async scrape(endpoint: EndpointState): Promise<void> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    const healthy = await fetch(`${endpoint.url}/health`, { signal })
-      .then(async (res) => {
-        await res.body?.cancel();
-        return res.ok;
-      })
+    const healthy = await this.get(`${endpoint.url}/health`, false)
+      .then((res) => res.ok)
       .catch((err: unknown) => (isLocalError(err) ? undefined : false));
     // The gateway could not even ask (out of descriptors): that says nothing about the endpoint.
     if (healthy === undefined) return;
@@ -124,23 +165,19 @@ export class EndpointRegistry {
       );
     if (!healthy) return;
     try {
-      const res = await fetch(`${endpoint.url}/metrics`, {
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      if (!res.ok) {
-        await res.body?.cancel();
-        return;
-      }
-      const samples = parseExposition(await res.text());
+      const res = await this.get(`${endpoint.url}/metrics`, true);
+      if (!res.ok) return;
+      // Only the gauges routing reads, straight from the text (a vLLM /metrics page is mostly histograms).
+      const text = res.body;
       for (const name of KV_USAGE_METRICS) {
-        const value = metricSum(samples, name);
+        const value = metricSumInText(text, name);
         if (value !== undefined) {
           endpoint.kvUsage = value;
           break;
         }
       }
-      endpoint.waiting = metricSum(samples, 'vllm:num_requests_waiting') ?? endpoint.waiting;
-      endpoint.running = metricSum(samples, 'vllm:num_requests_running') ?? endpoint.running;
+      endpoint.waiting = metricSumInText(text, 'vllm:num_requests_waiting') ?? endpoint.waiting;
+      endpoint.running = metricSumInText(text, 'vllm:num_requests_running') ?? endpoint.running;
       endpoint.lastScrapeMs = Date.now();
     } catch {
       // Metrics are advisory: a failed scrape keeps the last numbers; health decides eligibility.

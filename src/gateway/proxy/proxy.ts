@@ -213,7 +213,7 @@ export class Proxy {
   }
 
   /**
-   * Streams the endpoint's answer to the client chunk by chunk (pipe applies backpressure); a 200 answer is
+   * Streams the endpoint's answer to the client chunk by chunk (a slow client pauses the endpoint's response); a 200 answer is
    * also read whole for the filters' `after` when one asked for it.
    */
   private relay(
@@ -239,6 +239,13 @@ export class Proxy {
     const events = streamed && status === 200 ? new SseEventCounter() : undefined;
     const clock = new InterTokenClock();
     const observeInterval = (seconds: number) => metrics.interTokenLatency.observe(labels, seconds);
+    let paused = false;
+    const resume = () => {
+      paused = false;
+      upstream.resume();
+    };
+    // One listener relays, times the first byte and captures (no pipe: its listeners cost per chunk and per
+    // request); a client that reads slowly pauses the endpoint's response until it drains.
     upstream.on('data', (chunk: Buffer) => {
       const now = performance.now();
       if (first) {
@@ -251,21 +258,31 @@ export class Proxy {
         capture.push(chunk);
         captured += chunk.length;
       }
+      if (res.destroyed) return;
+      if (!res.write(chunk) && !paused) {
+        paused = true;
+        upstream.pause();
+        res.once('drain', resume);
+      }
     });
     upstream.on('end', () => {
-      release();
-      if (status >= 500) this.recordFailure(endpoint);
-      else endpoint.recordSuccess();
-      metrics.requests.inc({ ...labels, status });
-      metrics.latency.observe(labels, (performance.now() - ctx.started) / 1000);
-      if (!kind || !capture) return;
-      const answer =
-        capture instanceof StreamedAnswer
-          ? capture.answer()
-          : captured < MAX_CAPTURE_BYTES
-            ? answerFromJson(kind, Buffer.concat(capture))
-            : undefined;
-      if (answer) for (const filter of ctx.filters) filter.after?.(ctx, answer);
+      try {
+        release();
+        if (status >= 500) this.recordFailure(endpoint);
+        else endpoint.recordSuccess();
+        metrics.requests.inc({ ...labels, status });
+        metrics.latency.observe(labels, (performance.now() - ctx.started) / 1000);
+        if (!kind || !capture) return;
+        const answer =
+          capture instanceof StreamedAnswer
+            ? capture.answer()
+            : captured < MAX_CAPTURE_BYTES
+              ? answerFromJson(kind, Buffer.concat(capture))
+              : undefined;
+        if (answer) for (const filter of ctx.filters) filter.after?.(ctx, answer);
+      } finally {
+        if (!res.destroyed) res.end();
+      }
     });
     upstream.on('error', (err) => {
       release();
@@ -280,7 +297,6 @@ export class Proxy {
       ...ctx.responseHeaders,
       'x-inference-endpoint': endpoint.name,
     });
-    upstream.pipe(res);
   }
 
   /** An engine's error, read whole (bounded) and answered in the gateway's own OpenAI shape. */

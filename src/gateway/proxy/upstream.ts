@@ -76,18 +76,26 @@ const HOP_BY_HOP = new Set([
 /** The client's headers minus hop-by-hop ones, for the upstream request. */
 function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
 }
 
-/** The endpoint's response headers minus hop-by-hop ones, for the client. */
+/**
+ * The endpoint's response headers minus hop-by-hop ones, for the client. A content-length stays when the
+ * endpoint sent one (the body is relayed byte for byte): the client's answer then goes out unchunked, in one
+ * write for a small answer instead of two.
+ */
 export function responseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+  const keepLength = headers['transfer-encoding'] === undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length')) continue;
     out[name] = value;
   }
   return out;
@@ -126,89 +134,128 @@ export function callUpstream(
   const { timeouts, agent, liveness: probe } = settings;
   const liveness = probe && (() => probe(endpoint));
   const headers = forwardableHeaders(clientHeaders);
-  const url = new URL(path, endpoint.url);
-  const req = request(url, {
+  headers['content-length'] = String(body.length);
+  const target = targetOf(endpoint.url);
+  const req = request({
+    protocol: target.protocol,
+    hostname: target.hostname,
+    port: target.port,
+    // An absolute path replaces the base URL's own, as new URL(path, baseUrl) did.
+    path,
     method: 'POST',
     agent,
-    headers: { ...headers, 'content-length': String(body.length) },
+    headers,
   });
+  const host = target.host;
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     let settled = false;
+    /** One timer at a time: connecting, then the first-byte liveness checks up to the response deadline. */
+    let timer: NodeJS.Timeout | undefined;
+    let deadline = 0;
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       reject(err);
     };
-    const connectTimer = setTimeout(() => {
-      fail(new ConnectionFailure(`connecting to ${url.host} timed out after ${timeouts.connectMs} ms`, true));
-      req.destroy();
-    }, timeouts.connectMs);
-    let responseTimer: NodeJS.Timeout | undefined;
-    let firstByteTimer: NodeJS.Timeout | undefined;
     const checkAlive = () => {
       if (settled) return;
       if (!liveness) {
-        fail(new ConnectionFailure(`${url.host} sent nothing within ${timeouts.firstByteMs} ms`, true));
+        fail(new ConnectionFailure(`${host} sent nothing within ${timeouts.firstByteMs} ms`, true));
         req.destroy();
         return;
       }
       void liveness().then((state) => {
         if (settled) return;
         if (state !== 'dead') {
-          firstByteTimer = setTimeout(checkAlive, timeouts.firstByteMs);
+          waitForResponse();
           return;
         }
         fail(
           new ConnectionFailure(
-            `${url.host} sent nothing within ${timeouts.firstByteMs} ms and does not answer /health: hung`,
+            `${host} sent nothing within ${timeouts.firstByteMs} ms and does not answer /health: hung`,
             true,
           ),
         );
         req.destroy();
       });
     };
+    /** The next check: a first-byte liveness check, or the response deadline if that comes first. */
+    const waitForResponse = () => {
+      const left = deadline - performance.now();
+      if (left <= 0 || timeouts.firstByteMs >= timeouts.responseMs) {
+        timer = setTimeout(noResponse, Math.max(0, left));
+        return;
+      }
+      if (left <= timeouts.firstByteMs) timer = setTimeout(noResponse, left);
+      else timer = setTimeout(checkAlive, timeouts.firstByteMs);
+    };
+    const noResponse = () => {
+      fail(new ConnectionFailure(`${host} sent no response within ${timeouts.responseMs} ms`, true));
+      req.destroy();
+    };
     const connected = () => {
-      clearTimeout(connectTimer);
-      responseTimer = setTimeout(() => {
-        clearTimeout(firstByteTimer);
-        fail(new ConnectionFailure(`${url.host} sent no response within ${timeouts.responseMs} ms`, true));
-        req.destroy();
-      }, timeouts.responseMs);
-      if (timeouts.firstByteMs < timeouts.responseMs)
-        firstByteTimer = setTimeout(checkAlive, timeouts.firstByteMs);
+      clearTimeout(timer);
+      if (settled) return;
+      deadline = performance.now() + timeouts.responseMs;
+      waitForResponse();
     };
     req.on('socket', (socket: Socket) => {
-      if (!socket.connecting) connected();
-      else socket.once('connect', connected);
+      if (!socket.connecting) {
+        connected();
+        return;
+      }
+      timer = setTimeout(() => {
+        fail(new ConnectionFailure(`connecting to ${host} timed out after ${timeouts.connectMs} ms`, true));
+        req.destroy();
+      }, timeouts.connectMs);
+      socket.once('connect', connected);
     });
-    req.once('close', () => {
-      clearTimeout(connectTimer);
-      clearTimeout(responseTimer);
-      clearTimeout(firstByteTimer);
-    });
+    req.once('close', () => clearTimeout(timer));
     req.on('response', (res) => {
-      clearTimeout(connectTimer);
-      clearTimeout(responseTimer);
-      clearTimeout(firstByteTimer);
+      clearTimeout(timer);
       settled = true;
       res.setTimeout(timeouts.idleMs, () =>
-        res.destroy(new Error(`${url.host} stalled for ${timeouts.idleMs} ms`)),
+        res.destroy(new Error(`${host} stalled for ${timeouts.idleMs} ms`)),
       );
       resolve(res);
     });
     req.on('error', (err) => {
-      clearTimeout(connectTimer);
-      clearTimeout(responseTimer);
-      clearTimeout(firstByteTimer);
       const code = (err as NodeJS.ErrnoException).code;
       const stale = req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
-      fail(new ConnectionFailure(`${url.host}: ${err.message}`, false, isLocalError(err), stale));
+      fail(new ConnectionFailure(`${host}: ${err.message}`, false, isLocalError(err), stale));
     });
   });
   // A rejection nobody awaited (the caller aborted first) must not crash the process.
   response.catch(() => {});
   req.end(body);
   return { request: req, response };
+}
+
+interface Target {
+  protocol: string;
+  hostname: string;
+  port: string;
+  host: string;
+}
+
+/** Base URLs parsed once (every request to an endpoint goes to the same one). */
+const targets = new Map<string, Target>();
+
+function targetOf(baseUrl: string): Target {
+  let target = targets.get(baseUrl);
+  if (!target) {
+    const url = new URL(baseUrl);
+    target = {
+      protocol: url.protocol,
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port,
+      host: url.host,
+    };
+    if (targets.size >= 4096) targets.clear();
+    targets.set(baseUrl, target);
+  }
+  return target;
 }
 
 /** Largest answer body the gateway buffers: for a filter's `after`, or read from a prefill. */

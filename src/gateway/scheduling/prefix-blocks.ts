@@ -68,11 +68,21 @@ function contentText(content: unknown): string {
 
 /** The text a chat template would feed the model: role markers and contents, in order. */
 export function chatPromptText(messages: readonly { role?: unknown; content?: unknown }[]): string {
+  return chatText(messages).text;
+}
+
+/** chatPromptText, and the length of its part before the newest message (one pass, one string). */
+function chatText(messages: readonly { role?: unknown; content?: unknown }[]): {
+  text: string;
+  contextLength: number;
+} {
   let text = '';
+  let contextLength = 0;
   for (const message of messages) {
+    contextLength = text.length;
     text += `<|${typeof message.role === 'string' ? message.role : 'user'}|>\n${contentText(message.content)}\n`;
   }
-  return text;
+  return { text, contextLength };
 }
 
 /** The text of a /v1/completions prompt (a string, or the first of an array of strings). */
@@ -99,15 +109,15 @@ export interface PromptKeys {
 
 export function promptKeys(request: InferenceRequest): PromptKeys {
   const messages = request.kind === 'chat' ? request.body.messages : [];
-  const text =
-    request.kind === 'chat'
-      ? chatPromptText(messages)
-      : request.kind === 'completion'
-        ? completionPromptText(request.body.prompt)
-        : '';
+  const chat = request.kind === 'chat' ? chatText(messages) : undefined;
+  const text = chat
+    ? chat.text
+    : request.kind === 'completion'
+      ? completionPromptText(request.body.prompt)
+      : '';
   const blocks = prefixBlockHashes(text, MAX_PREFIX_BLOCKS);
-  const contextBlocks =
-    messages.length > 1 ? Math.floor(chatPromptText(messages.slice(0, -1)).length / BLOCK_CHARS) : 0;
+  // The conversation before the newest message is a prefix of the whole text: its length is enough.
+  const contextBlocks = chat && messages.length > 1 ? Math.floor(chat.contextLength / BLOCK_CHARS) : 0;
   if (blocks.length === 0 && text.length > 0) blocks.push(hashString(text));
   return { text, blocks, contextBlocks, prefixKey: affinityKey(blocks, contextBlocks) };
 }
