@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { EndpointState } from '../../src/gateway/endpoints/endpoint-state.ts';
 import { DEFAULT_ROUTING, type RoutingSettings } from '../../src/gateway/routes/route-table.ts';
 import type { SchedulingRequest } from '../../src/gateway/scheduling/framework.ts';
-import { affinityChoice, overloaded, RingCache } from '../../src/gateway/scheduling/hash-ring.ts';
+import { overloaded, RingCache } from '../../src/gateway/scheduling/hash-ring.ts';
+import { PrefixPlacement } from '../../src/gateway/scheduling/placement.ts';
 import { hashString } from '../../src/gateway/scheduling/prefix-blocks.ts';
 import { PrefixIndex } from '../../src/gateway/scheduling/prefix-index.ts';
 import { buildScheduler } from '../../src/gateway/scheduling/profiles.ts';
@@ -25,10 +26,17 @@ const request = (prefixKey: number, extra: Partial<SchedulingRequest> = {}): Sch
 });
 const scheduler = (overrides: Partial<RoutingSettings>) =>
   buildScheduler({ ...DEFAULT_ROUTING, ...overrides }, { loadBound: 1.25, prefixIndex: new PrefixIndex() });
-/** The owner of `key` on an idle ring of four, by name. */
-const ownerOf = (key: number) => {
-  const eps = sims(0, 0, 0, 0);
-  return eps[affinityChoice(new RingCache().for(eps), key, eps, 1.25)]!.name;
+/** The owner of `key` on a ring of four, by name: the first endpoint the ring walk reaches. */
+const ownerOf = (key: number) =>
+  new RingCache()
+    .for(sims(0, 0, 0, 0))
+    .walk(key)
+    .next().value!;
+/** A key whose ring owner is `name`. */
+const keyOwnedBy = (name: string, from = 1) => {
+  let k = from;
+  while (ownerOf(k) !== name) k++;
+  return k;
 };
 
 describe('the hash ring', () => {
@@ -53,17 +61,19 @@ describe('the imbalance rule', () => {
     assert.equal(overloaded(eps[0]!, eps, 1.25), false);
   });
 
-  it('leaves affinity when the owner is 4 or more ahead of the least loaded and over 1.25× the mean', () => {
-    const spill = sims(4, 0, 0, 0);
+  it('leaves affinity when the owner is 8 or more ahead of the least loaded and over 1.25× the mean', () => {
+    const spill = sims(8, 0, 0, 0);
     assert.equal(overloaded(spill[0]!, spill, 1.25), true);
-    const far = sims(12, 8, 8, 8); // 4 ahead, 13 > 1.25 × 37 / 4 = 11.6
+    const far = sims(16, 8, 8, 8); // 8 ahead, 17 > 1.25 × 41 / 4 = 12.8
     assert.equal(overloaded(far[0]!, far, 1.25), true);
+    const near = sims(7, 0, 0, 0); // 7 ahead: a momentary imbalance near saturation, not a reason to spill
+    assert.equal(overloaded(near[0]!, near, 1.25), false);
   });
 
   it('stays when the imbalance is large in only one of the two terms', () => {
-    const absoluteOnly = sims(24, 20, 20, 20); // 4 ahead, but 25 ≤ 1.25 × 85 / 4 = 26.6
+    const absoluteOnly = sims(48, 40, 40, 40); // 8 ahead, but 49 ≤ 1.25 × 169 / 4 = 52.8
     assert.equal(overloaded(absoluteOnly[0]!, absoluteOnly, 1.25), false);
-    const relativeOnly = sims(3, 0, 0, 0); // 4 > 1.25 × 4 / 4, but only 3 ahead
+    const relativeOnly = sims(7, 0, 0, 0); // 8 > 1.25 × 8 / 4, but only 7 ahead
     assert.equal(overloaded(relativeOnly[0]!, relativeOnly, 1.25), false);
   });
 });
@@ -96,8 +106,67 @@ describe('PrefixHash with gpu-load-aware', () => {
     second!.inFlight = 0;
     third!.inFlight = 2;
     assert.equal(s.schedule(request(key), eps).endpoint, third);
-    owner!.inFlight = 2; // no longer overloaded: back to the owner
-    assert.equal(s.schedule(request(key), eps).endpoint, owner);
+    // The owner is no longer overloaded, but it never received the prefix: it stays where it is held.
+    owner!.inFlight = 2;
+    assert.equal(s.schedule(request(key), eps).endpoint, third);
+  });
+
+  it('a prefix whose every holder is overloaded spills to the endpoint with the least recent traffic', () => {
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' });
+    const eps = sims(0, 0, 0, 0);
+    const [a, b] = eps;
+    // Another prefix has sent three requests to sim-1 lately.
+    const busy = keyOwnedBy('sim-1');
+    for (let i = 0; i < 3; i++) assert.equal(s.schedule(request(busy), eps).endpoint, b);
+    const key = keyOwnedBy('sim-0', busy + 1);
+    assert.equal(s.schedule(request(key), eps).endpoint, a);
+    a!.inFlight = 8; // 8 ahead of the least, 9 > 1.25 × 9 / 4: overloaded
+    const spill = s.schedule(request(key), eps).endpoint;
+    assert.ok(spill !== a && spill !== b, `spilled to ${spill.name}, not to the quiet sim-2 or sim-3`);
+    a!.inFlight = 0; // the first holder is free again, and first in ring order
+    assert.equal(s.schedule(request(key), eps).endpoint, a);
+  });
+});
+
+describe('placement of new prefixes', () => {
+  it('skips the endpoint that got clearly more requests lately, then follows the ring again when all are quiet', () => {
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' });
+    const eps = sims(0, 0, 0, 0);
+    const hot = keyOwnedBy('sim-0');
+    for (let i = 0; i < 5; i++) assert.equal(s.schedule(request(hot), eps).endpoint.name, 'sim-0');
+    // A new conversation the ring gives to sim-0 goes elsewhere: sim-0 has 5 recent requests, the others 0.
+    const fresh = keyOwnedBy('sim-0', hot + 1);
+    assert.notEqual(s.schedule(request(fresh), eps).endpoint.name, 'sim-0');
+    // Ten minutes later (half-life 20 s) every endpoint's recent load is below one request: the ring decides.
+    const later = keyOwnedBy('sim-0', fresh + 1);
+    assert.equal(s.schedule(request(later, { now: 600_000 }), eps).endpoint.name, 'sim-0');
+  });
+
+  it('spreads 16 new conversations 4 per endpoint where the ring alone gives one endpoint more', () => {
+    const keys = Array.from({ length: 16 }, (_, u) => hashString(`conversation-${u}`));
+    const ringCounts = new Map<string, number>();
+    for (const k of keys) ringCounts.set(ownerOf(k), (ringCounts.get(ownerOf(k)) ?? 0) + 1);
+    assert.ok(Math.max(...ringCounts.values()) > 4, 'these keys are uneven on the ring');
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' });
+    const eps = sims(0, 0, 0, 0);
+    const placed = new Map<string, number>();
+    for (const k of keys) {
+      const name = s.schedule(request(k), eps).endpoint.name;
+      placed.set(name, (placed.get(name) ?? 0) + 1);
+    }
+    assert.deepEqual([...placed.values()], [4, 4, 4, 4]);
+  });
+
+  it('session-affinity and prefix-hash share one placement and count a request once', () => {
+    const placement = new PrefixPlacement();
+    const s = buildScheduler(
+      { ...DEFAULT_ROUTING, routeStrategy: 'SessionAffinity' },
+      { loadBound: 1.25, prefixIndex: new PrefixIndex(), placement },
+    );
+    const eps = sims(0, 0, 0, 0);
+    const first = s.schedule(request(99, { sessionKey: 'alice' }), eps).endpoint.name;
+    assert.equal(placement.recentLoad(first, 0), 1);
+    assert.deepEqual([...placement.holdersOf(99)!], [first]);
   });
 });
 

@@ -120,11 +120,11 @@ describe('scheduling', () => {
     const text = words(9, 300);
     const owner = s.schedule(request(text), eps).endpoint;
     for (const e of eps) e.inFlight = 3;
-    // Load bound 1.25: capacity is ceil(1.25 * (in flight + 1) / 4). 10 + 9 in flight: capacity 7, owner over it.
-    owner.inFlight = 10;
+    // 9 ahead of the least loaded (8 or more), and 13 > 1.25 × (12 + 9 + 1) / 4 = 6.9: overloaded.
+    owner.inFlight = 12;
     const spill = s.schedule(request(text), eps).endpoint;
     assert.notEqual(spill.name, owner.name);
-    // 4 + 9 in flight: capacity ceil(1.25 * 14 / 4) = 5, and the owner's 4 + 1 fits.
+    // 1 ahead: not overloaded, and the owner holds the prefix.
     owner.inFlight = 4;
     assert.equal(s.schedule(request(text), eps).endpoint.name, owner.name);
   });

@@ -4,6 +4,7 @@ import { Scheduler, type Scorer, type WeightedScorer } from './framework.ts';
 import { MaxScorePicker, RoundRobinPicker } from './pickers.ts';
 import type { PrefixIndex } from './prefix-index.ts';
 import { OwnershipTable } from './ownership.ts';
+import { PrefixPlacement } from './placement.ts';
 import { InFlightScorer } from './scorers/in-flight-scorer.ts';
 import { OwnershipScorer } from './scorers/ownership-scorer.ts';
 import { KvUsageScorer } from './scorers/kv-usage-scorer.ts';
@@ -17,6 +18,8 @@ export interface ScorerContext {
   prefixIndex: PrefixIndex;
   /** Prefix ownership shifted through the admin API; a private empty table when absent. */
   ownership?: OwnershipTable;
+  /** Where the affinity scorers of one scheduler placed prefixes; buildScheduler makes one per scheduler. */
+  placement?: PrefixPlacement;
 }
 
 /** Every scorer by name. A new strategy is a new scorer file plus one line here. */
@@ -24,8 +27,8 @@ const SCORERS: Record<string, (context: ScorerContext) => Scorer> = {
   'in-flight': () => new InFlightScorer(),
   'kv-usage': () => new KvUsageScorer(),
   queue: () => new QueueScorer(),
-  'prefix-hash': (c) => new PrefixHashScorer(c.loadBound),
-  'session-affinity': (c) => new SessionAffinityScorer(c.loadBound),
+  'prefix-hash': (c) => new PrefixHashScorer(c.loadBound, c.placement),
+  'session-affinity': (c) => new SessionAffinityScorer(c.loadBound, c.placement),
   'precise-prefix': (c) => new PrecisePrefixScorer(c.prefixIndex),
   ownership: (c) => new OwnershipScorer(c.ownership ?? new OwnershipTable()),
 };
@@ -84,8 +87,10 @@ export function buildScheduler(
   context: ScorerContext,
   weights: ScorerWeights = DEFAULT_SCORER_WEIGHTS,
 ): Scheduler {
+  // One placement per scheduler, shared by its prefix-hash and session-affinity scorers so they agree.
+  const shared = { ...context, placement: context.placement ?? new PrefixPlacement() };
   const scorers: WeightedScorer[] = scorerNames(routing).map((name) => ({
-    scorer: SCORERS[name]!(context),
+    scorer: SCORERS[name]!(shared),
     weight: weights[name] ?? DEFAULT_SCORER_WEIGHTS[name] ?? 1,
   }));
   return new Scheduler({

@@ -1,15 +1,17 @@
 import type { EndpointState } from '../../endpoints/endpoint-state.ts';
 import type { Scorer, SchedulingRequest } from '../framework.ts';
-import { affinityChoice, overloaded, RingCache } from '../hash-ring.ts';
+import { overloaded, RingCache } from '../hash-ring.ts';
+import { PrefixPlacement } from '../placement.ts';
 import { hashString } from '../prefix-blocks.ts';
 
 const MAX_SESSIONS = 100_000;
 
 /**
  * SessionAffinity: a session stays on its endpoint while that endpoint is available and not overloaded (see
- * overloaded). A new session (or one whose endpoint left) is placed by consistent hashing on its prompt's
- * prefix key, so a new session under a shared system prompt joins the endpoint that holds it, and gateway
- * replicas place it alike; without a prompt, on the session key. Requests without a session key score 0.
+ * overloaded). A new session (or one whose endpoint left or is overloaded) is placed by its prompt's prefix
+ * key through the PrefixPlacement it shares with prefix-hash: where that prefix already is, else on the ring
+ * skipping endpoints that got clearly more requests lately; so a new session under a shared system prompt
+ * joins the endpoint that holds it. Without a prompt, by the session key. Requests without a session key score 0.
  */
 export class SessionAffinityScorer implements Scorer {
   readonly name = 'session-affinity';
@@ -18,7 +20,10 @@ export class SessionAffinityScorer implements Scorer {
   /** session key → endpoint name, oldest first (a Map keeps insertion order; re-inserting refreshes). */
   private readonly sessions = new Map<string, string>();
 
-  constructor(private readonly loadBound: number) {}
+  constructor(
+    private readonly loadBound: number,
+    readonly placement = new PrefixPlacement(),
+  ) {}
 
   score(request: SchedulingRequest, candidates: readonly EndpointState[], out: Float64Array): void {
     const session = request.sessionKey;
@@ -32,7 +37,13 @@ export class SessionAffinityScorer implements Scorer {
       }
     }
     const key = request.prefixKey ?? hashString(session);
-    const index = affinityChoice(this.rings.for(candidates), key, candidates, this.loadBound);
+    const index = this.placement.choose(
+      this.rings.for(candidates),
+      key,
+      candidates,
+      this.loadBound,
+      request.now,
+    );
     if (index >= 0) out[index] = 1;
   }
 
@@ -42,6 +53,7 @@ export class SessionAffinityScorer implements Scorer {
     this.sessions.delete(session);
     this.sessions.set(session, endpoint.name);
     if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    this.placement.record(request, request.prefixKey ?? hashString(session), endpoint.name, request.now);
   }
 
   sessionCount(): number {
