@@ -9,11 +9,10 @@ const VIRTUAL_NODES = 160;
 
 /**
  * The absolute part of the imbalance rule: an owner keeps its requests until it has at least this many more
- * in flight than the least-loaded candidate (see overloaded). It was 4: near saturation (24 requests/s on four
- * simulators of 5 sequences each) an endpoint routinely ran 4 ahead for a moment, and every such spill put a
- * prefix on one more endpoint that had to prefill it whole (the Rust routers' balance_abs_threshold is 32-64).
+ * in flight than the least-loaded candidate (see overloaded). 8 was tried and reverted: 16 concurrent requests
+ * for one prefix then stayed on two endpoints (test/e2e/gateway-routing.test.ts wants them spread).
  */
-const IMBALANCE_SLACK = 8;
+const IMBALANCE_SLACK = 4;
 
 /**
  * The murmur3 32-bit finaliser. FNV-1a alone leaves similar inputs (`sim-0#1`, `sim-1#1`, ...) on nearby
