@@ -157,11 +157,11 @@ export const PERMISSIONS: Record<Component, readonly PermissionRow[]> = {
       verbs: ['get'],
       usedBy: ['src/runtime/kubernetes/kubernetes-runtime.ts', 'src/activities/kubernetes/dependents.ts'],
     },
-    // An Event per step on the resource.
+    // An Event per step on the resource; a repeat counted on the first (count, lastTimestamp).
     {
       apiGroup: '',
       resources: ['events'],
-      verbs: ['create'],
+      verbs: ['create', 'patch'],
       usedBy: ['src/activities/kubernetes/events.ts'],
     },
   ],

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import type { ServingPlan } from '../../src/api/index.ts';
-import { serviceEvents } from '../../src/activities/kubernetes/events.ts';
+import { recordEvent, serviceEvents } from '../../src/activities/kubernetes/events.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
 import { PodCache } from '../../src/runtime/kubernetes/pod-cache.ts';
@@ -265,6 +265,49 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
       'jsonpath={.items[0].status.phase}',
     ]).stdout;
     assert.equal(phase, 'Pending');
+  });
+
+  it('counts a repeated Event on the first one, and starts a new one when that one is gone', async () => {
+    const ref = { apiVersion: API, kind: 'InferenceCache', namespace: NS, name: 'repeats' };
+    const events = () =>
+      (
+        JSON.parse(
+          kubectl([
+            'get',
+            'events',
+            '-n',
+            NS,
+            '--field-selector',
+            'involvedObject.name=repeats',
+            '-o',
+            'json',
+          ]).stdout,
+        ) as {
+          items: {
+            metadata: { name: string };
+            message: string;
+            count: number;
+            firstTimestamp: string;
+            lastTimestamp: string;
+          }[];
+        }
+      ).items.sort((a, b) => a.message.localeCompare(b.message) || a.count - b.count);
+    for (let i = 0; i < 3; i++)
+      await recordEvent(kube, ref, 'Warning', 'EvictionFailed', 'replica r0: refused');
+    await recordEvent(kube, ref, 'Warning', 'EvictionFailed', 'replica r1: refused');
+    const [r0, r1, ...more] = events();
+    assert.deepEqual(more, []);
+    assert.equal(r0?.message, 'replica r0: refused');
+    assert.equal(r0?.count, 3);
+    assert.ok(r0.lastTimestamp >= r0.firstTimestamp, JSON.stringify(r0));
+    assert.equal(r1?.count, 1);
+    // The API server dropped the first (its event TTL, or a delete): the next repeat is a new Event.
+    assert.equal(kubectl(['delete', 'event', '-n', NS, r0.metadata.name]).code, 0);
+    await recordEvent(kube, ref, 'Warning', 'EvictionFailed', 'replica r0: refused');
+    const after = events();
+    assert.equal(after.length, 2);
+    assert.equal(after[0]?.count, 1);
+    assert.notEqual(after[0]?.metadata.name, r0.metadata.name);
   });
 
   describe('the Kubernetes replica runtime', () => {
