@@ -6,7 +6,11 @@
  * cores per process, API server requests by verb and resource, Temporal frontend requests by operation.
  * Run (it starts and stops its own environment in .state/bench; needs the heavy lock):
  *   flock /tmp/infctl-heavy.lock node --import tsx bench/scale.ts --n 10,100 [--steady 60] [--timeout 300]
+ *     [--compiled] [--worker-env NAME=VALUE ...]
+ * --compiled runs the worker and the controller from `npm run build`'s dist/ (plain JavaScript and the prebuilt
+ * workflow bundle, as the image does) instead of through tsx.
  */
+import { spawnSync } from 'node:child_process';
 import https from 'node:https';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,8 +40,10 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '20' },
     timeout: { type: 'string', default: '300' },
     'worker-env': { type: 'string', multiple: true, default: [] },
+    compiled: { type: 'boolean', default: false },
   },
 });
+const COMMAND = values.compiled ? ['node', join('dist', 'cli', 'main.js')] : ['./bin/infctl'];
 const COUNTS = values.n.split(',').map(Number);
 const STEADY_S = Number(values.steady);
 const SETTLE_S = Number(values.settle);
@@ -122,9 +128,9 @@ async function measure(env: DevEnvironment, n: number, procs: EngineProcess[]): 
     kind: 'Namespace',
     metadata: { name: NS },
   });
-  const worker = await startEngineProcess(env, ['worker'], /state: 'RUNNING'/, WORKER_ENV);
+  const worker = await startEngineProcess(env, ['worker'], /state: 'RUNNING'/, WORKER_ENV, COMMAND);
   procs.push(worker);
-  const controller = await startEngineProcess(env, ['controller'], /\[controller\] watching/);
+  const controller = await startEngineProcess(env, ['controller'], /\[controller\] watching/, {}, COMMAND);
   procs.push(controller);
   const groups: Record<Proc, number> = {
     worker: worker.child.pid as number,
@@ -264,6 +270,10 @@ const scale = (c: Counts, f: number): Counts => new Map([...c].map(([k, v]) => [
 const s = (ms: number) => fixed(ms / 1000, 2);
 const mib = (b = 0) => fixed(b / 2 ** 20, 0);
 
+if (values.compiled) {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error(`npm run build exited ${build.status}`);
+}
 const rows: Row[] = [];
 for (const n of COUNTS) rows.push(await runOne(n));
 

@@ -14,14 +14,19 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts `infctl worker` or `infctl controller` as a real process against the local environment. */
+/**
+ * Starts `infctl worker` or `infctl controller` as a real process against the local environment: the checkout's
+ * `bin/infctl` (TypeScript through tsx), or `command` (e.g. `['node', 'dist/cli/main.js']`, the compiled build).
+ */
 export async function startEngineProcess(
   env: DevEnvironment,
   args: string[],
   readyText: RegExp,
   extraEnv: Record<string, string> = {},
+  command: string[] = ['./bin/infctl'],
 ): Promise<EngineProcess> {
-  const child = spawn('./bin/infctl', args, {
+  const [program, ...programArgs] = command as [string, ...string[]];
+  const child = spawn(program, [...programArgs, ...args], {
     env: { ...process.env, ...envExports(env), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
