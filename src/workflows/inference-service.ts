@@ -2,12 +2,16 @@ import { continueAsNew, metricMeter, patched, upsertMemo } from '@temporalio/wor
 import { parseDuration } from '../api/duration.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { Reason } from '../api/reasons.ts';
-import { steps, rolloutSteps } from './activities.ts';
+import { steps, rolloutSteps, tickReads } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import { showModelName } from './model-name.ts';
 import type { ResourceWorkflowArgs } from '../temporal/start.ts';
+import type { PlannedService, ResolvedInputs } from '../activities/kubernetes/service-activities.ts';
+
+/** planService's answer, or (older histories) resolveServiceInputs' with the plan rendered after it. */
+type Planned = PlannedService & Partial<ResolvedInputs>;
 
 export interface ServiceData {
   /** The last few revisions rolled out, newest last, so a rollback can re-apply any of them. */
@@ -49,10 +53,14 @@ const rolloutDuration = () =>
     'A revision applied until its replicas are ready or the rollout failed, by outcome (complete, failed)',
   );
 
-/** Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry. */
+/**
+ * Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry.
+ * `applied` runs between the two (the Progressing report).
+ */
 async function rollout(
   target: Revision,
   timeoutMs: number,
+  applied?: () => Promise<void>,
 ): Promise<{ ok: boolean; message: string; reason: string }> {
   try {
     await steps.applyDeployment({ plan: target.plan, revision: target.revision });
@@ -64,6 +72,7 @@ async function rollout(
       message: `revision ${target.revision} was refused: ${err.message}`,
     };
   }
+  await applied?.();
   const outcome = await rolloutSteps(timeoutMs).awaitRollout({
     plan: target.plan,
     revision: target.revision,
@@ -84,6 +93,10 @@ async function reconcile(state: Specified): Promise<void> {
   const generation = state.generation;
   const revisionOf = (n: number | undefined) => state.data.revisions.find((r) => r.revision === n);
   const timeoutMs = parseDuration(spec.runtime.rolloutTimeout);
+  // One step reads the inputs and renders the plan, and the Deployment is applied before the Progressing
+  // report: two activities fewer before a change reaches the cluster (issue 16). Older histories replay with
+  // resolveServiceInputs, renderVllmArgs and the report first.
+  const planFirst = patched('service-plan-then-apply');
 
   let target: Revision | undefined;
   if (state.rollbackTo !== undefined) {
@@ -91,7 +104,10 @@ async function reconcile(state: Specified): Promise<void> {
     state.rollbackTo = undefined;
     if (!target) return;
   } else {
-    const inputs = await steps.resolveServiceInputs({ namespace: state.namespace, name: state.name, spec });
+    const ref = { namespace: state.namespace, name: state.name, spec };
+    const inputs: Planned | undefined = planFirst
+      ? await steps.planService(ref)
+      : await steps.resolveServiceInputs(ref);
     if (!inputs) return; // the resource is gone; the deleted signal follows
     if (inputs.problems.length > 0) {
       const message = inputs.problems.join('; ');
@@ -124,15 +140,15 @@ async function reconcile(state: Specified): Promise<void> {
       return;
     }
     showModelName(spec.modelName);
-    const plan: ServingPlan = await steps.renderVllmArgs({
-      namespace: state.namespace,
-      name: state.name,
-      uid: inputs.uid,
-      spec,
-      ...(inputs.cache ? { cache: inputs.cache } : {}),
-      ...(inputs.pdd ? { pdd: inputs.pdd } : {}),
-      ...(inputs.sd ? { sd: inputs.sd } : {}),
-    });
+    const plan: ServingPlan =
+      inputs.plan ??
+      (await steps.renderVllmArgs({
+        ...ref,
+        uid: inputs.uid ?? '',
+        ...(inputs.cache ? { cache: inputs.cache } : {}),
+        ...(inputs.pdd ? { pdd: inputs.pdd } : {}),
+        ...(inputs.sd ? { sd: inputs.sd } : {}),
+      }));
     const current = revisionOf(state.data.current);
     if (current && current.plan.digest === plan.digest && state.data.lastGood === current.revision) {
       state.reconciledGeneration = generation;
@@ -162,21 +178,24 @@ async function reconcile(state: Specified): Promise<void> {
   remember(state, target);
   state.data.current = target.revision;
   upsertMemo({ revision: target.revision, generation });
-  await report(state, 'Progressing', {
-    observedGeneration: generation,
-    fields: { revision: target.revision, args: target.plan.groups[0]?.args },
-    conditions: [
-      { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
-      {
-        type: 'Progressing',
-        status: 'True',
-        reason: Reason.RollingOut,
-        message: `rolling out revision ${target.revision}`,
-      },
-    ],
-  });
+  const rolling = target;
+  const progressing = () =>
+    report(state, 'Progressing', {
+      observedGeneration: generation,
+      fields: { revision: rolling.revision, args: rolling.plan.groups[0]?.args },
+      conditions: [
+        { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: Reason.RollingOut,
+          message: `rolling out revision ${rolling.revision}`,
+        },
+      ],
+    });
+  if (!planFirst) await progressing();
   const started = Date.now();
-  const outcome = await rollout(target, timeoutMs);
+  const outcome = await rollout(target, timeoutMs, planFirst ? progressing : undefined);
   rolloutDuration().record((Date.now() - started) / 1000, {
     resource: `${state.namespace}/${state.name}`,
     outcome: outcome.ok ? 'complete' : 'failed',
@@ -244,7 +263,7 @@ async function observe(state: Specified): Promise<void> {
   }
   const current = state.data.revisions.find((r) => r.revision === state.data.current);
   if (!current) return;
-  const observed = await steps.observeEndpoints({ plan: current.plan });
+  const observed = await tickReads().observeEndpoints({ plan: current.plan });
   if (
     state.phase === 'Degraded' &&
     state.data.lastGood !== current.revision &&
