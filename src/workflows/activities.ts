@@ -7,17 +7,16 @@ import { durableSteps } from './durable.ts';
  * step whose worker died waits before another worker retries it, so it is kept short. A few quick attempts ride
  * out a blip; past them the workflow waits the fault out itself (see durable.ts), with the wait in its status.
  */
-export const steps = durableSteps(
-  proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '4 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 4,
-    },
-  }),
-);
+const SHORT = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '4 seconds',
+    backoffCoefficient: 2,
+    maximumAttempts: 4,
+  },
+} as const;
+export const steps = durableSteps(proxyActivities<Activities>(SHORT));
 
 /**
  * A tick's reads (the worker's informer caches, the replicas' /metrics) as local activities: run by the worker
@@ -26,17 +25,7 @@ export const steps = durableSteps(
  * tick). Each read is a `MarkerRecorded` event with its result in the history (the Temporal UI shows it as a
  * local activity; `infctl history` lists it). Same retries and waits as the short steps.
  */
-const localReads = durableSteps(
-  proxyLocalActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '4 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 4,
-    },
-  }),
-);
+const localReads = durableSteps(proxyLocalActivities<Activities>(SHORT));
 
 /** The proxy for a tick's reads: local activities, or in histories from before that change, activities. */
 export const tickReads = () => (patched('tick-reads-local') ? localReads : steps);
