@@ -1,4 +1,4 @@
-import { patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { durableSteps } from './durable.ts';
 
@@ -17,18 +17,6 @@ const SHORT = {
   },
 } as const;
 export const steps = durableSteps(proxyActivities<Activities>(SHORT));
-
-/**
- * A tick's reads (the worker's informer caches, the replicas' /metrics) as local activities: run by the worker
- * inside the workflow task that asks for them, so a poll that changes nothing is one workflow task, with no
- * activity task to schedule, poll and complete (issue 16: that was two thirds of the Temporal server's work per
- * tick). Each read is a `MarkerRecorded` event with its result in the history (the Temporal UI shows it as a
- * local activity; `infctl history` lists it). Same retries and waits as the short steps.
- */
-const localReads = durableSteps(proxyLocalActivities<Activities>(SHORT));
-
-/** The proxy for a tick's reads: local activities, or in histories from before that change, activities. */
-export const tickReads = () => (patched('tick-reads-local') ? localReads : steps);
 
 /**
  * One attempt and no wait: telling the resource's status that a step waits. When the API server itself is down

@@ -7,7 +7,7 @@
 import { continueAsNew, log, patched } from '@temporalio/workflow';
 import type { InferenceCacheSpec } from '../api/index.ts';
 import { parseDuration } from '../api/duration.ts';
-import { steps, tickReads } from './activities.ts';
+import { steps } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
 import { forcedReason, registerCacheOverrides } from './cache-overrides.ts';
 import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './cache-policy.ts';
@@ -42,7 +42,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   /** The tick's reads: one activity (services, replicas and their metrics) or, in older histories, three. */
   const read = async (spec: InferenceCacheSpec, oneRead: boolean): Promise<ReplicaSample[]> => {
     if (!oneRead) return steps.scrapeCacheMetrics({ replicas: await cacheReplicas(state, spec) });
-    const tick = await tickReads().readCacheTick({
+    const tick = await steps.readCacheTick({
       namespace: state.namespace,
       model: spec.modelName,
       cacheName: state.name,

@@ -11,7 +11,7 @@ import type {
 } from '../api/index.ts';
 import type { SpecDecodeCounters } from '../activities/vllm/spec-decode.ts';
 import { Reason } from '../api/reasons.ts';
-import { steps, tickReads } from './activities.ts';
+import { steps } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
@@ -99,7 +99,7 @@ export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingS
     let counters: SpecDecodeCounters | undefined;
     // One activity for a tick's reads instead of two (issue 16); older histories replay with two.
     if (patched('spec-decode-one-read')) {
-      ({ services, counters } = await tickReads().readSpecDecodeTick(target));
+      ({ services, counters } = await steps.readSpecDecodeTick(target));
     } else {
       services = await steps.findServicesForModel(target);
       // Workflows started before the rate was measured replay without this step.
