@@ -24,7 +24,6 @@ function summarize(step: string, input: unknown): string {
       return `revision ${String(i.revision)}: ${(plan?.groups ?? []).map((g) => g.name).join(', ')}`;
     case 'observeEndpoints':
       return `plan ${plan?.digest ?? '?'}`;
-    case 'planService':
     case 'resolveServiceInputs': {
       const spec = (i.spec ?? {}) as { modelName?: string; inferenceCacheRef?: string };
       return `model ${spec.modelName}${spec.inferenceCacheRef ? `, cache ${spec.inferenceCacheRef}` : ''}`;

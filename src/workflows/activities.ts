@@ -7,16 +7,17 @@ import { durableSteps } from './durable.ts';
  * step whose worker died waits before another worker retries it, so it is kept short. A few quick attempts ride
  * out a blip; past them the workflow waits the fault out itself (see durable.ts), with the wait in its status.
  */
-const SHORT = {
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '4 seconds',
-    backoffCoefficient: 2,
-    maximumAttempts: 4,
-  },
-} as const;
-export const steps = durableSteps(proxyActivities<Activities>(SHORT));
+export const steps = durableSteps(
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '4 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 4,
+    },
+  }),
+);
 
 /**
  * One attempt and no wait: telling the resource's status that a step waits. When the API server itself is down

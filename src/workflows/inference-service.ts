@@ -8,10 +8,6 @@ import { initialState, runEntity, type EntityState, type SpecifiedState } from '
 import { setPhase } from './phase.ts';
 import { showModelName } from './model-name.ts';
 import type { ResourceWorkflowArgs } from '../temporal/start.ts';
-import type { PlannedService, ResolvedInputs } from '../activities/kubernetes/service-activities.ts';
-
-/** planService's answer, or (older histories) resolveServiceInputs' with the plan rendered after it. */
-type Planned = PlannedService & Partial<ResolvedInputs>;
 
 export interface ServiceData {
   /** The last few revisions rolled out, newest last, so a rollback can re-apply any of them. */
@@ -53,14 +49,10 @@ const rolloutDuration = () =>
     'A revision applied until its replicas are ready or the rollout failed, by outcome (complete, failed)',
   );
 
-/**
- * Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry.
- * `applied` runs between the two (the Progressing report).
- */
+/** Applies a revision and waits for it; an object the API server refuses is a failed rollout, not a retry. */
 async function rollout(
   target: Revision,
   timeoutMs: number,
-  applied?: () => Promise<void>,
 ): Promise<{ ok: boolean; message: string; reason: string }> {
   try {
     await steps.applyDeployment({ plan: target.plan, revision: target.revision });
@@ -72,7 +64,6 @@ async function rollout(
       message: `revision ${target.revision} was refused: ${err.message}`,
     };
   }
-  await applied?.();
   const outcome = await rolloutSteps(timeoutMs).awaitRollout({
     plan: target.plan,
     revision: target.revision,
@@ -93,10 +84,6 @@ async function reconcile(state: Specified): Promise<void> {
   const generation = state.generation;
   const revisionOf = (n: number | undefined) => state.data.revisions.find((r) => r.revision === n);
   const timeoutMs = parseDuration(spec.runtime.rolloutTimeout);
-  // One step reads the inputs and renders the plan, and the Deployment is applied before the Progressing
-  // report: two activities fewer before a change reaches the cluster (issue 16). Older histories replay with
-  // resolveServiceInputs, renderVllmArgs and the report first.
-  const planFirst = patched('service-plan-then-apply');
 
   let target: Revision | undefined;
   if (state.rollbackTo !== undefined) {
@@ -104,10 +91,7 @@ async function reconcile(state: Specified): Promise<void> {
     state.rollbackTo = undefined;
     if (!target) return;
   } else {
-    const ref = { namespace: state.namespace, name: state.name, spec };
-    const inputs: Planned | undefined = planFirst
-      ? await steps.planService(ref)
-      : await steps.resolveServiceInputs(ref);
+    const inputs = await steps.resolveServiceInputs({ namespace: state.namespace, name: state.name, spec });
     if (!inputs) return; // the resource is gone; the deleted signal follows
     if (inputs.problems.length > 0) {
       const message = inputs.problems.join('; ');
@@ -140,15 +124,15 @@ async function reconcile(state: Specified): Promise<void> {
       return;
     }
     showModelName(spec.modelName);
-    const plan: ServingPlan =
-      inputs.plan ??
-      (await steps.renderVllmArgs({
-        ...ref,
-        uid: inputs.uid ?? '',
-        ...(inputs.cache ? { cache: inputs.cache } : {}),
-        ...(inputs.pdd ? { pdd: inputs.pdd } : {}),
-        ...(inputs.sd ? { sd: inputs.sd } : {}),
-      }));
+    const plan: ServingPlan = await steps.renderVllmArgs({
+      namespace: state.namespace,
+      name: state.name,
+      uid: inputs.uid,
+      spec,
+      ...(inputs.cache ? { cache: inputs.cache } : {}),
+      ...(inputs.pdd ? { pdd: inputs.pdd } : {}),
+      ...(inputs.sd ? { sd: inputs.sd } : {}),
+    });
     const current = revisionOf(state.data.current);
     if (current && current.plan.digest === plan.digest && state.data.lastGood === current.revision) {
       state.reconciledGeneration = generation;
@@ -178,24 +162,21 @@ async function reconcile(state: Specified): Promise<void> {
   remember(state, target);
   state.data.current = target.revision;
   upsertMemo({ revision: target.revision, generation });
-  const rolling = target;
-  const progressing = () =>
-    report(state, 'Progressing', {
-      observedGeneration: generation,
-      fields: { revision: rolling.revision, args: rolling.plan.groups[0]?.args },
-      conditions: [
-        { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
-        {
-          type: 'Progressing',
-          status: 'True',
-          reason: Reason.RollingOut,
-          message: `rolling out revision ${rolling.revision}`,
-        },
-      ],
-    });
-  if (!planFirst) await progressing();
+  await report(state, 'Progressing', {
+    observedGeneration: generation,
+    fields: { revision: target.revision, args: target.plan.groups[0]?.args },
+    conditions: [
+      { type: 'InvalidSpec', status: 'False', reason: Reason.SpecValid },
+      {
+        type: 'Progressing',
+        status: 'True',
+        reason: Reason.RollingOut,
+        message: `rolling out revision ${target.revision}`,
+      },
+    ],
+  });
   const started = Date.now();
-  const outcome = await rollout(target, timeoutMs, planFirst ? progressing : undefined);
+  const outcome = await rollout(target, timeoutMs);
   rolloutDuration().record((Date.now() - started) / 1000, {
     resource: `${state.namespace}/${state.name}`,
     outcome: outcome.ok ? 'complete' : 'failed',

@@ -93,7 +93,7 @@ describe('the engine on specs, references, duplicate controllers and deletion', 
     assert.equal(history.match(/ applyDeployment /g)?.length, 1, history);
     // Both controllers deliver generation 1; the workflow acts on it once.
     assert.ok((history.match(/signal spec \(generation 1\)/g)?.length ?? 0) >= 1, history);
-    assert.equal(history.match(/ planService /g)?.length, 1, history);
+    assert.equal(history.match(/ resolveServiceInputs /g)?.length, 1, history);
   });
 
   it('deleting a resource removes what it owns, its finalizer, and completes its workflow', async () => {

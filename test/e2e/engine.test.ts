@@ -132,10 +132,11 @@ describe('the durable reconcile engine on the local cluster', () => {
       .map((l) => /^\S+ \S+\s+(\w+)\s+\d+ ms/.exec(l)?.[1])
       .filter(Boolean);
     const second = steps.lastIndexOf('applyDeployment');
-    assert.deepEqual(steps.slice(second - 1, second + 5), [
-      'planService',
-      'applyDeployment',
+    assert.deepEqual(steps.slice(second - 3, second + 4), [
+      'resolveServiceInputs',
+      'renderVllmArgs',
       'writeStatus',
+      'applyDeployment',
       'awaitRollout',
       'observeEndpoints',
       'writeStatus',

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../src/activities/index.ts';
-import { renderPlan } from '../../src/activities/vllm/render.ts';
+import { renderPlan, type RenderInput } from '../../src/activities/vllm/render.ts';
 import type { StatusUpdate } from '../../src/activities/kubernetes/resources.ts';
 import { specSignal, stateQuery, type EntitySnapshot } from '../../src/workflows/messages.ts';
 import { specMessage } from '../helpers/specs.ts';
@@ -24,7 +24,8 @@ describe('a step that fails for a transient reason is waited out, and the wait i
     let applies = 0;
     const writes: StatusUpdate[] = [];
     const activities: Partial<Activities> = {
-      planService: async (input) => ({ problems: [], plan: renderPlan({ ...input, uid: 'uid-1' }) }),
+      resolveServiceInputs: async () => ({ uid: 'uid-1', problems: [] }),
+      renderVllmArgs: async (input: RenderInput) => renderPlan(input),
       applyDeployment: async () => {
         applies++;
         if (applies <= 5)

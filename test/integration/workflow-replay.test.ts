@@ -2,9 +2,7 @@
  * Running workflows replay their histories with the code of the worker that picks them up: a change to
  * workflow code that is not behind `patched()` fails here. The histories in test/fixtures/histories were
  * recorded by record.ts there: `before-16-*` with the workflow code of 98b5aef (before issue 16's workflow
- * changes), `after-16-*` with those changes (their patch markers in history), `after-16b-*` with the service's
- * plan in one step and its Deployment applied before the Progressing report (patch 'service-plan-then-apply');
- * all replay with today's code.
+ * changes), `after-16-*` with those changes (their patch markers in history); both replay with today's code.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

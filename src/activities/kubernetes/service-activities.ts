@@ -19,11 +19,9 @@ import {
   type InferenceServiceSpec,
   type PrefillDecodingDisaggregationSpec,
   type SpeculativeDecodingSpec,
-  type ServingPlan,
 } from '../../api/index.ts';
 import { paths, type KubeClient } from '../../kube/client.ts';
 import type { KubeObject } from '../../kube/objects.ts';
-import { renderPlan } from '../vllm/render.ts';
 
 export interface ResolvedInputs {
   uid: string;
@@ -115,31 +113,8 @@ async function resolveServiceInputs(
   return out;
 }
 
-/** What planService answers: the resolved inputs' problems, or, when there are none, the plan to roll out. */
-export interface PlannedService {
-  problems: string[];
-  invalidSpec?: boolean;
-  plan?: ServingPlan;
-}
-
-/** Resolving an InferenceService's inputs, under the operator's policy, and rendering its plan. */
+/** Resolving an InferenceService's inputs, under the operator's policy. */
 export const serviceActivities = (kube: KubeClient, policy: ServicePolicy) => ({
-  /** Older histories' first step (then renderVllmArgs); planService does both in one. */
   resolveServiceInputs: (input: { namespace: string; name: string; spec: InferenceServiceSpec }) =>
     resolveServiceInputs(kube, input.namespace, input.name, input.spec, policy),
-  /**
-   * The inputs read and checked, and the plan rendered from them, in one step: the plan (every flag, the
-   * digest) is this step's result in the history. Undefined when the resource is gone.
-   */
-  planService: async (input: {
-    namespace: string;
-    name: string;
-    spec: InferenceServiceSpec;
-  }): Promise<PlannedService | undefined> => {
-    const inputs = await resolveServiceInputs(kube, input.namespace, input.name, input.spec, policy);
-    if (!inputs) return undefined;
-    const { uid, problems, invalidSpec, ...linked } = inputs;
-    if (problems.length > 0) return { problems, ...(invalidSpec ? { invalidSpec } : {}) };
-    return { problems, plan: renderPlan({ ...input, uid, ...linked }) };
-  },
 });
