@@ -130,10 +130,9 @@ setsid scripts/demo-prometheus.sh "$INFCTL_STATE_DIR" "$prometheus_port" "${gate
   "$INFCTL_WORKER_METRICS_ADDRESS" "$INFCTL_CONTROLLER_METRICS_ADDRESS" > "$logs/prometheus.log" 2>&1 &
 pids+=($!)
 
-# Streamed, as a chat client asks: the gateway's time-to-first-token and inter-token latency panels have data.
-echo "==> generated load: 2 at a time, 28 documents of 900 words the gateway sends to one prefill replica, streamed"
+echo "==> generated load: 2 at a time, 28 documents of 900 words the gateway sends to one prefill replica"
 ./bin/infctl load --url "$gateway" --model llama3-70b --hot-spot --prompts 28 --words 900 --concurrency 2 \
-  --stream --duration 150s > "$logs/load.log" 2>&1 &
+  --duration 150s > "$logs/load.log" 2>&1 &
 load=$!
 pids+=($load)
 cache_line() {
