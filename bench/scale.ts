@@ -43,7 +43,8 @@ const { values } = parseArgs({
     compiled: { type: 'boolean', default: false },
   },
 });
-const COMMAND = values.compiled ? ['node', join('dist', 'cli', 'main.js')] : ['./bin/infctl'];
+/** The compiled CLI, or (undefined) startEngineProcess's default, the checkout's bin/infctl. */
+const COMMAND = values.compiled ? ['node', join(REPO_ROOT, 'dist', 'cli', 'main.js')] : undefined;
 const COUNTS = values.n.split(',').map(Number);
 const STEADY_S = Number(values.steady);
 const SETTLE_S = Number(values.settle);
