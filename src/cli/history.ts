@@ -71,6 +71,9 @@ function outcomeOf(result: unknown): string {
       return routes.map((x) => `${x.model} ${x.ready ? 'ready' : 'not ready'}`).join(', ');
     return `${result.length} item(s)`;
   }
+  const tick = result as { samples?: { ok?: boolean }[] };
+  if (Array.isArray(tick.samples))
+    return `${tick.samples.filter((x) => x.ok).length}/${tick.samples.length} replica(s) read`;
   const obs = result as { readyReplicas?: number; replicas?: number; pairs?: unknown[] };
   if (typeof obs.readyReplicas === 'number') return `${obs.readyReplicas}/${obs.replicas} ready`;
   if (Array.isArray(obs.pairs)) return `${obs.pairs.length} pair(s)`;
@@ -131,6 +134,23 @@ export async function renderHistory(handle: WorkflowHandle): Promise<string> {
             : `FAILED: ${e.activityTaskFailedEventAttributes?.failure?.message ?? 'timed out'}`;
         lines.push(`${stamp(s.at)}  ${s.step.padEnd(22)} ${String(took).padStart(6)} ms  ${outcome}`);
         lines.push(`${' '.repeat(25)}${summarize(s.step, s.input)}`);
+        break;
+      }
+      case EventType.EVENT_TYPE_MARKER_RECORDED: {
+        // A local activity (a tick's reads): its type, times and result are in the marker; its input is not.
+        const a = e.markerRecordedEventAttributes;
+        if (a?.markerName !== 'core_local_activity') break;
+        const [data] = decode(a.details?.data) as ({ activity_type?: string } & Record<string, unknown>)[];
+        const at = (t: unknown) => {
+          const { seconds = 0, nanos = 0 } = (t ?? {}) as { seconds?: number; nanos?: number };
+          return new Date(seconds * 1000 + Math.floor(nanos / 1e6));
+        };
+        const started = at(data?.original_schedule_time ?? data?.complete_time);
+        const took = Math.max(0, at(data?.complete_time).getTime() - started.getTime());
+        const [result] = decode(a.details?.result);
+        const outcome = a.failure ? `FAILED: ${a.failure.message}` : outcomeOf(result);
+        const step = `${data?.activity_type ?? '?'} (local)`;
+        lines.push(`${stamp(started)}  ${step.padEnd(22)} ${String(took).padStart(6)} ms  ${outcome}`);
         break;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { durableSteps } from './durable.ts';
 
@@ -7,17 +7,42 @@ import { durableSteps } from './durable.ts';
  * step whose worker died waits before another worker retries it, so it is kept short. A few quick attempts ride
  * out a blip; past them the workflow waits the fault out itself (see durable.ts), with the wait in its status.
  */
-export const steps = durableSteps(
-  proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '4 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 4,
-    },
-  }),
-);
+const SHORT = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '4 seconds',
+    backoffCoefficient: 2,
+    maximumAttempts: 4,
+  },
+} as const;
+export const steps = durableSteps(proxyActivities<Activities>(SHORT));
+
+/**
+ * A tick's reads (the worker's informer caches, the replicas' /metrics) as local activities: run by the worker
+ * inside the workflow task that asks for them, so a poll that changes nothing is one workflow task and no
+ * activity task to schedule, poll and complete (issue 16). Each read is a `MarkerRecorded` event with its result
+ * in the history (the Temporal UI shows it as a local activity; `infctl history` lists it). Same retries and
+ * waits as the short steps.
+ */
+const localReads = durableSteps(proxyLocalActivities<Activities>(SHORT));
+
+/**
+ * The proxy for a tick's reads: local activities, or in histories from before that change, activities.
+ *
+ * `later` names the patches the caller may first reach after the read, announced here, before it. Why: the code
+ * after a local read runs, when first executed, in the next workflow task (the read's marker closes the task
+ * that asked for it), but on replay the SDK resolves the read while still replaying that first task, before the
+ * next task's patch markers are known; a patch first reached after the read is then `false` on replay where it
+ * was `true` when recorded, and the replay fails (TMPRL1100). Announced before the read, its marker lands in the
+ * same task as the read's and replays the same. For the same reason a tick takes its time (`Date.now()`) before
+ * its read, not after.
+ */
+export function tickReads(...later: string[]): typeof steps {
+  if (!patched('tick-reads-local')) return steps;
+  for (const patch of later) patched(patch);
+  return localReads;
+}
 
 /**
  * One attempt and no wait: telling the resource's status that a step waits. When the API server itself is down

@@ -7,7 +7,8 @@ import type { SetPolicyResult } from './messages.ts';
 import { requireSpec, type CacheState } from './cache-state.ts';
 import { setPhase } from './phase.ts';
 
-export async function writeStatus(state: CacheState, force: boolean): Promise<void> {
+/** `now`: the tick's time when a tick writes it (taken before the tick's read), for the override's expiry. */
+export async function writeStatus(state: CacheState, force: boolean, now = Date.now()): Promise<void> {
   const spec = requireSpec(state);
   const { loop, view, services } = state.data;
   const last = loop.lastAction;
@@ -48,7 +49,7 @@ export async function writeStatus(state: CacheState, force: boolean): Promise<vo
       : null,
     actionsPaused: state.data.actionsPaused !== undefined,
     policyOverride:
-      state.data.policyOverride && state.data.policyOverride.expiresAt > Date.now()
+      state.data.policyOverride && state.data.policyOverride.expiresAt > now
         ? describeOverride(state.data.policyOverride)
         : null,
   };

@@ -7,7 +7,7 @@
 import { continueAsNew, log, patched } from '@temporalio/workflow';
 import type { InferenceCacheSpec } from '../api/index.ts';
 import { parseDuration } from '../api/duration.ts';
-import { steps } from './activities.ts';
+import { steps, tickReads } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
 import { forcedReason, registerCacheOverrides } from './cache-overrides.ts';
 import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './cache-policy.ts';
@@ -22,7 +22,7 @@ import {
 import { writeStatus } from './cache-status.ts';
 import { initialState, runEntity } from './entity.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { showModelName } from './model-name.ts';
+import { MODEL_UPSERT_PATCH, showModelName } from './model-name.ts';
 import type { ReplicaSample } from '../activities/vllm/cache-actions.ts';
 
 export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Promise<void> {
@@ -42,7 +42,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   /** The tick's reads: one activity (services, replicas and their metrics) or, in older histories, three. */
   const read = async (spec: InferenceCacheSpec, oneRead: boolean): Promise<ReplicaSample[]> => {
     if (!oneRead) return steps.scrapeCacheMetrics({ replicas: await cacheReplicas(state, spec) });
-    const tick = await steps.readCacheTick({
+    const tick = await tickReads(MODEL_UPSERT_PATCH).readCacheTick({
       namespace: state.namespace,
       model: spec.modelName,
       cacheName: state.name,
@@ -50,9 +50,10 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
     state.data.services = tick.services;
     return tick.samples;
   };
-  const poll = async (spec: InferenceCacheSpec, oneRead: boolean) => {
+  /** `at`: the tick's time, taken before its read (see tickReads); older histories took it after. */
+  const poll = async (spec: InferenceCacheSpec, oneRead: boolean, at?: number) => {
     const samples = await read(spec, oneRead);
-    const now = Date.now();
+    const now = at ?? Date.now();
     const policy = policyNow(state, now);
     const view = recordPoll(state.data.loop, samples, now, policy);
     state.data.view = view;
@@ -80,7 +81,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   };
 
   /** `servicesRead`: this tick's read already found the services. */
-  const reconcile = async (spec: InferenceCacheSpec, force: boolean, servicesRead = false) => {
+  const reconcile = async (spec: InferenceCacheSpec, force: boolean, servicesRead = false, at?: number) => {
     state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval);
     showModelName(spec.modelName);
     if (!servicesRead)
@@ -103,7 +104,7 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
         log.warn('forced transfer failed', { from: request.from, to: request.to, error: causeOf(err) });
       }
     }
-    await writeStatus(state, force);
+    await writeStatus(state, force, at);
     if (force) state.reconciledGeneration = state.generation;
   };
 
@@ -114,8 +115,9 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
       observe: async (s) => {
         // One activity for a tick's reads instead of three (issue 16); older histories replay with three.
         const oneRead = patched('cache-tick-one-read');
-        await poll(s.spec, oneRead);
-        await reconcile(s.spec, false, oneRead);
+        const at = oneRead && patched('tick-reads-local') ? Date.now() : undefined;
+        await poll(s.spec, oneRead, at);
+        await reconcile(s.spec, false, oneRead, at);
       },
       details: (s) => ({
         poolHitRate: s.data.view?.poolHitRate,

@@ -2,7 +2,7 @@ import { continueAsNew, metricMeter, patched, upsertMemo } from '@temporalio/wor
 import { parseDuration } from '../api/duration.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { Reason } from '../api/reasons.ts';
-import { steps, rolloutSteps } from './activities.ts';
+import { rolloutSteps, steps, tickReads } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
@@ -244,7 +244,7 @@ async function observe(state: Specified): Promise<void> {
   }
   const current = state.data.revisions.find((r) => r.revision === state.data.current);
   if (!current) return;
-  const observed = await steps.observeEndpoints({ plan: current.plan });
+  const observed = await tickReads().observeEndpoints({ plan: current.plan });
   if (
     state.phase === 'Degraded' &&
     state.data.lastGood !== current.revision &&

@@ -11,11 +11,11 @@ import type {
 } from '../api/index.ts';
 import type { SpecDecodeCounters } from '../activities/vllm/spec-decode.ts';
 import { Reason } from '../api/reasons.ts';
-import { steps } from './activities.ts';
+import { steps, tickReads } from './activities.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
 import type { ResourceWorkflowInput } from './inference-service.ts';
-import { showModelName } from './model-name.ts';
+import { MODEL_UPSERT_PATCH, showModelName } from './model-name.ts';
 import { acceptanceRate, type DraftCounters } from './spec-decode-rate.ts';
 
 interface ObservedData {
@@ -99,7 +99,7 @@ export const SpeculativeDecodingWorkflow = observedWorkflow<SpeculativeDecodingS
     let counters: SpecDecodeCounters | undefined;
     // One activity for a tick's reads instead of two (issue 16); older histories replay with two.
     if (patched('spec-decode-one-read')) {
-      ({ services, counters } = await steps.readSpecDecodeTick(target));
+      ({ services, counters } = await tickReads(MODEL_UPSERT_PATCH).readSpecDecodeTick(target));
     } else {
       services = await steps.findServicesForModel(target);
       // Workflows started before the rate was measured replay without this step.

@@ -133,6 +133,12 @@ describe('the InferenceCache observe-and-act loop against simulators', () => {
     const history = infctlFor(env)('history', `InferenceCache/${NS}/chat-cache`);
     assert.equal(history.code, 0, history.err);
     assert.equal(history.out.match(/evictCache/g)?.length, 1, history.out);
+    // The ticks' reads are local activities, listed from their markers with what they read.
+    assert.match(
+      history.out,
+      /readCacheTick \(local\)\s+\d+ ms\s+[1-9]\d*\/\d+ replica\(s\) read/,
+      history.out,
+    );
     // Counted in the worker's metrics: one automatic eviction done.
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
     assert.match(
