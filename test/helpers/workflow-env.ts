@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.ts';
+import type { CacheReplica, ReplicaSample } from '../../src/activities/vllm/cache-actions.ts';
 import { binary } from '../../src/tools/components.ts';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.ts';
 import { components } from './components.ts';
@@ -33,4 +34,19 @@ export function workflowWorker(
     workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
     activities,
   });
+}
+
+/** Fakes for an InferenceCache's reads and status writes: one service 'svc' of `replicas`, read as `samples` gives. */
+export function cacheReadFakes(
+  replicas: CacheReplica[],
+  samples: () => ReplicaSample[],
+): Partial<Activities> {
+  return {
+    findServicesForModel: async () => ['svc'],
+    findCacheReplicas: async () => replicas,
+    scrapeCacheMetrics: async () => samples(),
+    readCacheTick: async () => ({ services: ['svc'], samples: samples() }),
+    writeStatus: async () => true,
+    releaseFinalizer: async () => undefined,
+  };
 }

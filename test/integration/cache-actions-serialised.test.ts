@@ -5,7 +5,7 @@ import type { Activities } from '../../src/activities/index.ts';
 import type { CacheReplica } from '../../src/activities/vllm/cache-actions.ts';
 import { forceEvictUpdate, specSignal, stateQuery } from '../../src/workflows/messages.ts';
 import { specMessage } from '../helpers/specs.ts';
-import { localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
+import { cacheReadFakes, localWorkflowEnvironment, workflowWorker } from '../helpers/workflow-env.ts';
 import { resourceWorkflowStart } from '../../src/temporal/start.ts';
 import { InferenceCacheWorkflow } from '../../src/workflows/index.ts';
 
@@ -33,12 +33,7 @@ describe('cache actions never interleave', () => {
     let automaticStarted: () => void = () => undefined;
     const automaticRunning = new Promise<void>((resolve) => (automaticStarted = resolve));
     const activities: Partial<Activities> = {
-      findServicesForModel: async () => ['svc'],
-      findCacheReplicas: async () => REPLICAS,
-      scrapeCacheMetrics: async () => samples(),
-      readCacheTick: async () => ({ services: ['svc'], samples: samples() }),
-      writeStatus: async () => true,
-      releaseFinalizer: async () => undefined,
+      ...cacheReadFakes(REPLICAS, samples),
       evictCache: async (input: { replica: CacheReplica; reason: string }) => {
         inFlight++;
         mostInFlight = Math.max(mostInFlight, inFlight);
