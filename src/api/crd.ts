@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import { z } from 'zod';
 import { DNS1123_LABEL, GROUP, VERSION } from './common.ts';
 import { CATEGORY, KINDS, type KindInfo } from './kinds.ts';
@@ -129,7 +129,14 @@ function crdFileName(info: KindInfo): string {
 export function renderCrds(): Map<string, string> {
   const files = new Map<string, string>();
   for (const info of KINDS) {
-    const body = stringify(customResourceDefinition(info), { lineWidth: 0, aliasDuplicateObjects: false });
+    const doc = new Document(customResourceDefinition(info), { aliasDuplicateObjects: false });
+    // Lists of scalars (required, enum, shortNames) on one line: `required: [spec]`.
+    visit(doc, {
+      Seq: (_, seq) => {
+        if (seq.items.every(isScalar)) seq.flow = true;
+      },
+    });
+    const body = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
     files.set(crdFileName(info), `# Generated from src/api by \`make crds\`; do not edit.\n---\n${body}`);
   }
   return files;

@@ -16,7 +16,23 @@ const DASHBOARDS = [OVERVIEW, CACHE_LOOP, CONTROL_PLANE];
 
 /** File name to JSON text, for every dashboard. */
 export function renderDashboards(): Map<string, string> {
-  return new Map(DASHBOARDS.map((d) => [`${d.file}.json`, `${JSON.stringify(dashboardJson(d), null, 2)}\n`]));
+  return new Map(DASHBOARDS.map((d) => [`${d.file}.json`, `${shallowJson(dashboardJson(d), 2)}\n`]));
+}
+
+/**
+ * JSON laid out `levels` deep and compact below: the dashboard's keys and each panel, variable or link on a line
+ * of its own, so a change to a panel is a one-line diff and the files stay short.
+ */
+function shallowJson(value: unknown, levels: number, indent = ''): string {
+  if (levels === 0 || value === null || typeof value !== 'object') return JSON.stringify(value);
+  const inner = `${indent}  `;
+  const lines = Array.isArray(value)
+    ? value.map((v) => inner + shallowJson(v, levels - 1, inner))
+    : Object.entries(value).map(
+        ([k, v]) => `${inner}${JSON.stringify(k)}: ${shallowJson(v, levels - 1, inner)}`,
+      );
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  return lines.length ? `${open}\n${lines.join(',\n')}\n${indent}${close}` : `${open}${close}`;
 }
 
 export async function writeDashboards(dir = DASHBOARD_DIR): Promise<string[]> {

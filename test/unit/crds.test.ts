@@ -93,7 +93,7 @@ describe('crds/', () => {
     const gw = await readFile(`crds/${GROUP}_inferencegateways.yaml`, 'utf8');
     assert.match(
       gw,
-      /x-kubernetes-list-map-keys:\n\s+- model/,
+      /x-kubernetes-list-map-keys: \[model\]/,
       'routes must be a map keyed by model so duplicates are rejected',
     );
   });
