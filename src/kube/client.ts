@@ -66,6 +66,11 @@ export class KubeClient {
       agent: this.agent,
     };
     await this.kc.applyToHTTPSOptions(options);
+    // applyToHTTPSOptions also sets a new agent of its own on every call (client-node 1.4), which made every
+    // call a new TLS connection and secure context despite `this.agent`. The credentials it set (ca, cert, key,
+    // the Authorization header) stay on the request and name the kept-alive agent's socket pool; a proxied
+    // cluster keeps the proxy agent.
+    if (!this.kc.getCurrentCluster()?.proxyUrl) options.agent = this.agent;
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     if (payload !== undefined) {
       options.headers = {
