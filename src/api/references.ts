@@ -138,3 +138,10 @@ export const OBSERVES_MODEL_SERVICES: readonly string[] = [
   KIND_INFERENCE_CACHE,
   KIND_SPECULATIVE_DECODING,
 ];
+
+/**
+ * Of those, the kinds that act on a service's readiness (the PDD pairs ready pods). The cache and the SD read
+ * which services there are; their ticks read the replicas, so a service's rollout does not signal them
+ * (at N=1,000 those signals were 1,000 of the convergence's 1,500; issue 16).
+ */
+export const OBSERVES_MODEL_READINESS: readonly string[] = [KIND_PDD];

@@ -7,6 +7,7 @@
  */
 import {
   KIND_INFERENCE_SERVICE,
+  OBSERVES_MODEL_READINESS,
   OBSERVES_MODEL_SERVICES,
   edgesTo,
   keyOf,
@@ -68,7 +69,7 @@ export class DependencyIndex {
   /** The models the services serve, for their observers. */
   private readonly serviceModels = new Map<string, string>();
   /** The last generation (and, for services, readiness) seen per resource: changes trigger dependents. */
-  private readonly seen = new Map<string, string>();
+  private readonly seen = new Map<string, { generation: string; readiness?: string }>();
 
   forget(obj: Resource): void {
     const key = keyOf(refOf(obj));
@@ -80,20 +81,26 @@ export class DependencyIndex {
   update(obj: Resource): ResourceRef[] {
     const ref = refOf(obj);
     const key = keyOf(ref);
-    const fingerprint =
-      obj.kind === KIND_INFERENCE_SERVICE
-        ? `${obj.metadata.generation}:${JSON.stringify(obj.status?.endpoints ?? [])}:${String(obj.status?.phase)}`
-        : String(obj.metadata.generation);
+    const now = {
+      generation: String(obj.metadata.generation),
+      ...(obj.kind === KIND_INFERENCE_SERVICE
+        ? { readiness: `${JSON.stringify(obj.status?.endpoints ?? [])}:${String(obj.status?.phase)}` }
+        : {}),
+    };
     const previous = this.seen.get(key);
     this.link(ref, obj.spec);
-    this.seen.set(key, fingerprint);
+    this.seen.set(key, now);
     // A first sighting counts as a change: it may be the resource a dependent reported missing. After a
     // controller restart this costs the dependents one reconcile that finds nothing to roll out.
-    if (previous === fingerprint) return [];
-    return this.dependentsOf(ref);
+    if (previous?.generation === now.generation) {
+      if (previous.readiness === now.readiness) return [];
+      return this.dependentsOf(ref, true);
+    }
+    return this.dependentsOf(ref, false);
   }
 
-  private dependentsOf(target: ResourceRef): ResourceRef[] {
+  /** `readinessOnly`: only the target's readiness changed, which reaches only those that act on it. */
+  private dependentsOf(target: ResourceRef, readinessOnly: boolean): ResourceRef[] {
     const out = new Map<string, ResourceRef>();
     const add = (r: ResourceRef) => out.set(keyOf(r), r);
     for (const edge of edgesTo(target.kind)) {
@@ -106,7 +113,9 @@ export class DependencyIndex {
       }
     }
     const model = target.kind === KIND_INFERENCE_SERVICE ? this.serviceModels.get(keyOf(target)) : undefined;
-    if (model !== undefined) this.observers.get(modelKey(target.namespace, model)).forEach(add);
+    if (model !== undefined)
+      for (const observer of this.observers.get(modelKey(target.namespace, model)))
+        if (!readinessOnly || OBSERVES_MODEL_READINESS.includes(observer.kind)) add(observer);
     return [...out.values()];
   }
 

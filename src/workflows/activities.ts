@@ -39,8 +39,23 @@ const localReads = durableSteps(proxyLocalActivities<Activities>(SHORT));
  * its read, not after.
  */
 export function tickReads(...later: string[]): typeof steps {
-  if (!patched('tick-reads-local')) return steps;
-  for (const patch of later) patched(patch);
+  return readsUnder('tick-reads-local', later);
+}
+
+export const RECONCILE_READS_PATCH = 'reconcile-reads-local';
+
+/**
+ * The proxy for a reconcile's reads (a service's inputs and plan, the endpoints after its rollout, a cache's
+ * services): local activities as for a tick, behind a patch of their own; `later` as for {@link tickReads}.
+ * During convergence these were a third of the activity tasks and workflow tasks (issue 16).
+ */
+export function reconcileReads(...later: string[]): typeof steps {
+  return readsUnder(RECONCILE_READS_PATCH, later);
+}
+
+function readsUnder(patch: string, later: string[]): typeof steps {
+  if (!patched(patch)) return steps;
+  for (const p of later) patched(p);
   return localReads;
 }
 

@@ -7,7 +7,7 @@
 import { continueAsNew, log, patched } from '@temporalio/workflow';
 import type { InferenceCacheSpec } from '../api/index.ts';
 import { parseDuration } from '../api/duration.ts';
-import { steps, tickReads } from './activities.ts';
+import { RECONCILE_READS_PATCH, reconcileReads, steps, tickReads } from './activities.ts';
 import { causeOf, evict, transfer } from './cache-loop-actions.ts';
 import { forcedReason, registerCacheOverrides } from './cache-overrides.ts';
 import { decide, emptyCacheLoopState, recordPoll, recordVerification } from './cache-policy.ts';
@@ -84,12 +84,15 @@ export async function InferenceCacheWorkflow(input: ResourceWorkflowInput): Prom
   const reconcile = async (spec: InferenceCacheSpec, force: boolean, servicesRead = false, at?: number) => {
     state.pollIntervalMs = state.data.pollOverrideMs ?? parseDuration(spec.pollInterval);
     showModelName(spec.modelName);
-    if (!servicesRead)
-      state.data.services = await steps.findServicesForModel({
+    if (!servicesRead) {
+      // The status's time is taken before the read, as a tick's is (see tickReads).
+      if (patched(RECONCILE_READS_PATCH)) at ??= Date.now();
+      state.data.services = await reconcileReads().findServicesForModel({
         namespace: state.namespace,
         model: spec.modelName,
         cacheName: state.name,
       });
+    }
     for (const request of state.data.pending.splice(0)) {
       try {
         await evict(state, request.replica, forcedReason(request.reason), true);

@@ -2,11 +2,11 @@ import { continueAsNew, metricMeter, patched, upsertMemo } from '@temporalio/wor
 import { parseDuration } from '../api/duration.ts';
 import type { InferenceServiceSpec, Revision, ServingPlan } from '../api/index.ts';
 import { Reason } from '../api/reasons.ts';
-import { rolloutSteps, steps, tickReads } from './activities.ts';
+import { reconcileReads, rolloutSteps, steps, tickReads } from './activities.ts';
 import { StepFailure } from './durable.ts';
 import { initialState, runEntity, type EntityState, type SpecifiedState } from './entity.ts';
 import { setPhase } from './phase.ts';
-import { showModelName } from './model-name.ts';
+import { MODEL_UPSERT_PATCH, showModelName } from './model-name.ts';
 import type { ResourceWorkflowArgs } from '../temporal/start.ts';
 
 export interface ServiceData {
@@ -20,6 +20,7 @@ export interface ServiceData {
 }
 
 const KEEP_REVISIONS = 5;
+const OBSERVED_AFTER_ROLLOUT = 'observed-after-rollout';
 export type ServiceState = EntityState<InferenceServiceSpec, ServiceData>;
 type Specified = SpecifiedState<InferenceServiceSpec, ServiceData>;
 
@@ -91,7 +92,11 @@ async function reconcile(state: Specified): Promise<void> {
     state.rollbackTo = undefined;
     if (!target) return;
   } else {
-    const inputs = await steps.resolveServiceInputs({ namespace: state.namespace, name: state.name, spec });
+    const inputs = await reconcileReads(MODEL_UPSERT_PATCH).resolveServiceInputs({
+      namespace: state.namespace,
+      name: state.name,
+      spec,
+    });
     if (!inputs) return; // the resource is gone; the deleted signal follows
     if (inputs.problems.length > 0) {
       const message = inputs.problems.join('; ');
@@ -124,7 +129,7 @@ async function reconcile(state: Specified): Promise<void> {
       return;
     }
     showModelName(spec.modelName);
-    const plan: ServingPlan = await steps.renderVllmArgs({
+    const plan: ServingPlan = await reconcileReads().renderVllmArgs({
       namespace: state.namespace,
       name: state.name,
       uid: inputs.uid,
@@ -184,10 +189,10 @@ async function reconcile(state: Specified): Promise<void> {
   state.reconciledGeneration = generation;
   if (outcome.ok) {
     state.data.lastGood = target.revision;
-    const observed = await steps.observeEndpoints({ plan: target.plan });
+    const observed = await reconcileReads(OBSERVED_AFTER_ROLLOUT).observeEndpoints({ plan: target.plan });
     // The next tick's observation finds what this report wrote and writes nothing (it wrote it once more
     // after every rollout; issue 16). Older histories replay with that write.
-    if (patched('observed-after-rollout')) state.data.observedDigest = JSON.stringify(observed);
+    if (patched(OBSERVED_AFTER_ROLLOUT)) state.data.observedDigest = JSON.stringify(observed);
     await report(state, 'Ready', {
       observedGeneration: generation,
       fields: {

@@ -43,9 +43,22 @@ describe('the dependency index signals the resources that depend on a change', (
     );
   });
 
-  it('a service whose readiness changes reaches its gateway and the resources of its model', () => {
+  it('a service whose readiness changes reaches its gateway and the PDD of its model, which pairs its pods', () => {
     const out = index.update(
       r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'cache' }, 1, {
+        endpoints: [{ ready: true }],
+      }),
+    );
+    // The cache and the SD read which services there are, not their readiness (their ticks read the replicas).
+    assert.deepEqual(out.map((x) => `${x.kind}/${x.name}`).sort(), [
+      'InferenceGateway/gw',
+      'PrefillDecodingDisaggregation/pdd',
+    ]);
+  });
+
+  it('a new generation of a service reaches every resource of its model', () => {
+    const out = index.update(
+      r('InferenceService', 'svc', { modelName: 'm', inferenceCacheRef: 'cache' }, 2, {
         endpoints: [{ ready: true }],
       }),
     );
