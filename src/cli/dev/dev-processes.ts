@@ -254,6 +254,11 @@ export const DEV_PROCESSES = {
         `--http-port=${c.ports.temporalHttp}`,
         `--metrics-port=${c.ports.temporalMetrics}`,
         `--db-filename=${join(c.dir, 'temporal.db')}`,
+        // SQLite's defaults (a rollback journal, FULL sync: files created, synced and deleted per transaction)
+        // made most of the dev server's CPU at scale; a write-ahead log survives a killed server the same
+        // (bench/RESULTS.md, "Scale").
+        '--sqlite-pragma=journal_mode=wal',
+        '--sqlite-pragma=synchronous=NORMAL',
         '--namespace=default',
         '--log-level=warn',
         ...SEARCH_ATTRIBUTES.map((k) => `--search-attribute=${k.name}=${cliType(k.type)}`),
