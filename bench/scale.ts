@@ -6,9 +6,10 @@
  * cores per process, API server requests by verb and resource, Temporal frontend requests by operation.
  * Run (it starts and stops its own environment in .state/bench; needs the heavy lock):
  *   flock /tmp/infctl-heavy.lock node --import tsx bench/scale.ts --n 10,100 [--steady 60] [--timeout 300]
- *     [--compiled] [--worker-env NAME=VALUE ...]
+ *     [--compiled [--profile-worker DIR]] [--worker-env NAME=VALUE ...]
  * --compiled runs the worker and the controller from `npm run build`'s dist/ (plain JavaScript and the prebuilt
- * workflow bundle, as the image does) instead of through tsx.
+ * workflow bundle, as the image does) instead of through tsx. --profile-worker runs the worker under
+ * `node --cpu-prof`: one .cpuprofile per thread (the main thread, the workflow thread) in DIR when it stops.
  */
 import { spawnSync } from 'node:child_process';
 import https from 'node:https';
@@ -41,10 +42,16 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '300' },
     'worker-env': { type: 'string', multiple: true, default: [] },
     compiled: { type: 'boolean', default: false },
+    'profile-worker': { type: 'string' },
   },
 });
 /** The compiled CLI, or (undefined) startEngineProcess's default, the checkout's bin/infctl. */
 const COMMAND = values.compiled ? ['node', join(REPO_ROOT, 'dist', 'cli', 'main.js')] : undefined;
+if (values['profile-worker'] && !COMMAND) throw new Error('--profile-worker needs --compiled');
+const WORKER_COMMAND =
+  COMMAND && values['profile-worker']
+    ? ['node', '--cpu-prof', `--cpu-prof-dir=${values['profile-worker']}`, ...COMMAND.slice(1)]
+    : COMMAND;
 const COUNTS = values.n.split(',').map(Number);
 const STEADY_S = Number(values.steady);
 const SETTLE_S = Number(values.settle);
@@ -129,7 +136,7 @@ async function measure(env: DevEnvironment, n: number, procs: EngineProcess[]): 
     kind: 'Namespace',
     metadata: { name: NS },
   });
-  const worker = await startEngineProcess(env, ['worker'], /state: 'RUNNING'/, WORKER_ENV, COMMAND);
+  const worker = await startEngineProcess(env, ['worker'], /state: 'RUNNING'/, WORKER_ENV, WORKER_COMMAND);
   procs.push(worker);
   const controller = await startEngineProcess(env, ['controller'], /\[controller\] watching/, {}, COMMAND);
   procs.push(controller);
