@@ -79,23 +79,32 @@ const waitBackoffMs = (round: number) => Math.min(2_000 * 2 ** round, 300_000);
 
 const interrupted = () => observer?.interrupted() ?? false;
 
-/** One attempt of a step, cancelled (a rollout wait too) as soon as the resource is being deleted. */
+/** The scopes of the steps running now, for {@link interruptSteps}. */
+const running = new Set<CancellationScope>();
+
+/**
+ * Cancels the running steps (a rollout wait too) when the resource is being deleted; the resource's deletion
+ * signal calls it. (A condition per step watched for this before: more promises on every step, each one a
+ * captured stack trace in the SDK; issue 16.)
+ */
+export function interruptSteps(): void {
+  if (!interrupted()) return;
+  for (const scope of running) scope.cancel();
+}
+
+/** One attempt of a step, cancelled as soon as the resource is being deleted. */
 async function attempt<T>(step: string, call: () => Promise<T>): Promise<T> {
   if (interrupted()) throw new StepInterrupted(step);
   const scope = new CancellationScope();
-  let settled = false;
-  const result = scope.run(call).finally(() => {
-    settled = true;
-  });
-  void condition(() => settled || interrupted()).then(() => {
-    if (!settled) scope.cancel();
-  });
+  running.add(scope);
   try {
-    return await result;
+    return await scope.run(call);
   } catch (err) {
     if (interrupted() && (err instanceof CancelledFailure || err instanceof ActivityFailure))
       throw new StepInterrupted(step);
     throw err;
+  } finally {
+    running.delete(scope);
   }
 }
 

@@ -3,7 +3,15 @@
  * the poll timer; reconcile on a new generation, observe on a tick; continue-as-new with plain JSON state
  * before the history grows.
  */
-import { allHandlersFinished, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  log,
+  patched,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   deletedSignal,
   dependencyChangedSignal,
@@ -23,7 +31,7 @@ import {
 import { oneAttempt } from './activities.ts';
 import { stateRef, reportFailure, reportWaits, teardown, waitPhase } from './entity-faults.ts';
 import { setPhase } from './phase.ts';
-import { observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
+import { interruptSteps, observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
 /** A run continues as new once its history passes this many events (a tick adds about a dozen). */
 export const MAX_HISTORY_EVENTS = 1000;
@@ -146,6 +154,52 @@ function snapshot<S, D>(state: EntityState<S, D>, behaviour: EntityBehaviour<S, 
   };
 }
 
+/**
+ * The patch behind {@link pollTimer}. Asked once, when a run starts: a run that began with a timer per wait
+ * keeps it to its end (its history says so), and the next run polls on its own timer.
+ */
+const POLL_TIMER_PATCH = 'poll-timer';
+
+/** Waits for `ready()` or the poll timer; resolves true when the timer ended the wait (a tick is due). */
+type LoopWait = (ready: () => boolean) => Promise<boolean>;
+
+/**
+ * Histories from before the poll timer: every wait is `condition(ready, pollInterval)`, a timer started, and
+ * cancelled when something else ends the wait.
+ */
+function timerPerWait(state: EntityState<unknown, unknown>): LoopWait {
+  return async (ready) => !(await condition(ready, state.pollIntervalMs));
+}
+
+/**
+ * The poll timer: one timer at a time, started when none runs, never cancelled; a wait that something else ends
+ * leaves it running, and the tick comes when it fires. Per tick that is a timer and a condition instead of a
+ * cancellation scope racing a timer and a condition, whose promises (each one a captured stack trace in the
+ * SDK) were an eighth of the workflow thread's time at 1,000 resources (issue 16). No timer before the first
+ * spec; a changed poll interval starts a timer of the new length, and the one it replaces fires to no effect.
+ */
+function pollTimer(state: EntityState<unknown, unknown>): LoopWait {
+  let due = false;
+  let running: number | undefined;
+  let timers = 0;
+  return async (ready) => {
+    // Nothing to poll before the first spec (and a cache's spec sets its interval).
+    if (state.spec !== undefined && running !== state.pollIntervalMs) {
+      const timer = ++timers;
+      running = state.pollIntervalMs;
+      void sleep(running).then(() => {
+        if (timer !== timers) return;
+        running = undefined;
+        due = true;
+      });
+    }
+    await condition(() => due || ready());
+    const ticked = due && !ready();
+    if (ticked) due = false;
+    return ticked;
+  };
+}
+
 export async function runEntity<S, D>(
   state: EntityState<S, D>,
   behaviour: EntityBehaviour<S, D>,
@@ -179,6 +233,7 @@ export async function runEntity<S, D>(
   });
   setHandler(deletedSignal, () => {
     state.deleted = true;
+    interruptSteps();
   });
   setHandler(dependencyChangedSignal, () => {
     state.dirty = true;
@@ -285,12 +340,13 @@ export async function runEntity<S, D>(
     await reportWaits(state);
   };
 
+  const actionable = () =>
+    state.deleted || (!state.paused && (state.dirty || state.rollbackTo !== undefined));
+  const mustRestart = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= MAX_HISTORY_EVENTS;
+  const wait = patched(POLL_TIMER_PATCH) ? pollTimer(state) : timerPerWait(state);
   for (;;) {
-    const actionable = () =>
-      state.deleted || (!state.paused && (state.dirty || state.rollbackTo !== undefined));
-    const mustRestart = () =>
-      workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= MAX_HISTORY_EVENTS;
-    const woke = await condition(() => actionable() || mustRestart(), state.pollIntervalMs);
+    const ticked = await wait(() => actionable() || mustRestart());
     state.wakeups++;
     if (state.deleted) {
       tearingDown = true;
@@ -305,7 +361,7 @@ export async function runEntity<S, D>(
     } else if (!state.paused && (state.dirty || state.rollbackTo !== undefined)) {
       state.dirty = false;
       await guarded(() => behaviour.reconcile(state), true);
-    } else if (!woke && !state.paused) {
+    } else if (ticked && !state.paused) {
       state.ticks++;
       await guarded(() => behaviour.observe(state), false);
     }
