@@ -33,7 +33,7 @@ import { stateRef, reportFailure, reportWaits, teardown, waitPhase } from './ent
 import { setPhase } from './phase.ts';
 import { interruptSteps, observeWaits, StepFailure, StepInterrupted, type Wait } from './durable.ts';
 
-/** A run continues as new once its history passes this many events (a tick adds about a dozen). */
+/** A run continues as new once its history passes this many events (a tick adds a handful). */
 export const MAX_HISTORY_EVENTS = 1000;
 const MAX_IGNORED_SIGNALS = 20;
 
@@ -176,22 +176,28 @@ function timerPerWait(state: EntityState<unknown, unknown>): LoopWait {
  * leaves it running, and the tick comes when it fires. Per tick that is a timer and a condition instead of a
  * cancellation scope racing a timer and a condition, whose promises (each one a captured stack trace in the
  * SDK) were an eighth of the workflow thread's time at 1,000 resources (issue 16). No timer before the first
- * spec; a changed poll interval starts a timer of the new length, and the one it replaces fires to no effect.
+ * spec or while there is work; a changed poll interval starts a timer of the new length, and the one it
+ * replaces fires to no effect.
  */
 function pollTimer(state: EntityState<unknown, unknown>): LoopWait {
   let due = false;
   let running: number | undefined;
   let timers = 0;
   return async (ready) => {
-    // Nothing to poll before the first spec (and a cache's spec sets its interval).
-    if (state.spec !== undefined && running !== state.pollIntervalMs) {
+    // Nothing to poll before the first spec (a cache's spec sets its interval), nor when the loop has work
+    // already: it comes back here after it.
+    if (state.spec !== undefined && running !== state.pollIntervalMs && !ready()) {
       const timer = ++timers;
       running = state.pollIntervalMs;
-      void sleep(running).then(() => {
-        if (timer !== timers) return;
-        running = undefined;
-        due = true;
-      });
+      void sleep(running).then(
+        () => {
+          if (timer !== timers) return;
+          running = undefined;
+          due = true;
+        },
+        // The workflow is being cancelled: the wait below fails with it.
+        () => undefined,
+      );
     }
     await condition(() => due || ready());
     const ticked = due && !ready();
