@@ -33,6 +33,12 @@ interface KubernetesRuntimeOptions {
 /** How long a new pod may stay unschedulable before the rollout is declared failed. */
 const UNSCHEDULABLE_GRACE_MS = 15_000;
 /**
+ * The first poll of a rollout's wait; each next one waits twice as long, up to the poll interval. A rollout
+ * on a cluster with room is ready within a second or two, and at one poll a second up to half of a service's
+ * apply→Ready at N=10 was the wait for the next poll (issue 16).
+ */
+const FIRST_POLL_MS = 200;
+/**
  * How long a node's zone is remembered: every observation read the node of every pod again (a GET per pod per
  * poll; issue 16), and a node's zone label does not change while pods run on it.
  */
@@ -100,13 +106,16 @@ export class KubernetesRuntime implements ReplicaRuntime {
   ): Promise<RolloutOutcome> {
     const started = Date.now();
     let unschedulableSince: number | undefined;
+    let delay = Math.min(FIRST_POLL_MS, this.pollMs);
     for (;;) {
       const pending = await this.pendingGroups(plan, revision);
       if (pending.length === 0) {
         await this.recordEvent(plan, 'Normal', Reason.RolloutComplete, `revision ${revision} is available`);
         return { ok: true, message: `revision ${revision} is available` };
       }
-      const unschedulable = await this.unschedulablePod(plan, revision);
+      // The quick first polls only look at the Deployments; the scheduler has not spoken yet anyway.
+      const unschedulable =
+        Date.now() - started >= this.pollMs ? await this.unschedulablePod(plan, revision) : undefined;
       if (unschedulable) {
         unschedulableSince ??= Date.now();
         if (Date.now() - unschedulableSince > UNSCHEDULABLE_GRACE_MS)
@@ -118,7 +127,8 @@ export class KubernetesRuntime implements ReplicaRuntime {
           `revision ${revision} did not become available within ${Math.round(timeoutMs / 1000)}s: ${pending.join('; ')}`,
         );
       hooks.heartbeat({ pending });
-      await hooks.sleep(this.pollMs);
+      await hooks.sleep(delay);
+      delay = Math.min(delay * 2, this.pollMs);
     }
   }
 
