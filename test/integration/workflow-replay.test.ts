@@ -3,9 +3,10 @@
  * workflow code that is not behind `patched()` fails here. The histories in test/fixtures/histories were
  * recorded by record.ts there: `before-16-*` with the workflow code of 98b5aef (before issue 16's workflow
  * changes), `after-16-*` with those changes (their patch markers in history), `after-16c-*` with the ticks'
- * reads as local activities (patch 'tick-reads-local'); all replay with today's code. And a history recorded
- * here, now, with today's code replays with it: a local activity moves the code after it into the next workflow
- * task when first run but not on replay, which only a replay of such a history shows.
+ * reads as local activities (patch 'tick-reads-local'), `after-16d-*` with a reconcile's reads local too
+ * ('reconcile-reads-local') and the loop on one poll timer ('poll-timer'); all replay with today's code. And a
+ * history recorded here, now, with today's code replays with it: a local activity moves the code after it into
+ * the next workflow task when first run but not on replay, which only a replay of such a history shows.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
