@@ -81,4 +81,51 @@ describe('a resource workflow that lives for months keeps its history bounded', 
     assert.ok(runs.size >= 3, `expected several continue-as-new runs, saw ${runs.size}`);
     assert.ok(longest <= HISTORY_BOUND, `history reached ${longest} events`);
   });
+
+  it('ticks on one poll timer that wake-ups between ticks neither cancel nor restart', async () => {
+    let reads = 0;
+    const activities: Partial<Activities> = {
+      findServicesForModel: async () => ['svc'],
+      readCacheTick: async () => {
+        reads++;
+        return { services: ['svc'], samples: [] };
+      },
+      writeStatus: async () => true,
+      releaseFinalizer: async () => undefined,
+    };
+    const worker = await workflowWorker(env, 'poll-timer', activities);
+    // No pollIntervalMs: the workflow starts at the default 30 s, and the spec's 1 s replaces it before any
+    // timer runs (a timer of the default, started first, would still be pending at the end).
+    const handle = await env.client.workflow.start(InferenceCacheWorkflow, {
+      ...resourceWorkflowStart({
+        kind: 'InferenceCache',
+        namespace: 'default',
+        name: 'ticking',
+        taskQueue: 'poll-timer',
+      }),
+    });
+    await handle.signal(specSignal, specMessage('InferenceCache', { modelName: 'm', pollInterval: '1s' }, 1));
+    await worker.runUntil(async () => {
+      for (let i = 0; i < 300 && reads < 4; i++) {
+        // Wake-ups between the ticks: each reconciles, none may touch the timer.
+        if (i % 5 === 0)
+          await handle.signal(dependencyChangedSignal, { kind: 'InferenceService', name: 'svc' });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.terminate('test done');
+    });
+    const events = (await handle.fetchHistory()).events ?? [];
+    const count = (has: (e: (typeof events)[number]) => unknown) => events.filter((e) => has(e)).length;
+    const started = count((e) => e.timerStartedEventAttributes);
+    const fired = count((e) => e.timerFiredEventAttributes);
+    const signals = count((e) => e.workflowExecutionSignaledEventAttributes);
+    assert.ok(reads >= 4, `${reads} ticks`);
+    assert.ok(signals >= 4, `${signals} signals woke it between the ticks`);
+    assert.equal(
+      count((e) => e.timerCanceledEventAttributes),
+      0,
+      'no timer cancelled',
+    );
+    assert.ok(fired >= 4 && started - fired <= 1, `${started} timers started, ${fired} fired: one at a time`);
+  });
 });

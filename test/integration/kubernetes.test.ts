@@ -314,9 +314,13 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
     let runtime: KubernetesRuntime;
     let uid: string;
     const heartbeats: unknown[] = [];
+    const sleeps: number[] = [];
     const hooks: RolloutHooks = {
       heartbeat: (details) => heartbeats.push(details),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return new Promise((r) => setTimeout(r, ms));
+      },
     };
     before(() => {
       // The owner must exist, or the garbage collector deletes what the runtime applies. Its cache reference
@@ -372,8 +376,12 @@ describe('local Kubernetes control plane with kwok GPU nodes', () => {
     it('fails a revision whose pod cannot be scheduled and records RolloutFailed', async () => {
       const plan = runtimePlan(uid, 16, 'd2');
       await runtime.apply(plan, 2);
+      sleeps.length = 0;
       const outcome = await runtime.awaitReady(plan, 2, 60_000, hooks);
       assert.equal(outcome.ok, false);
+      // The first poll comes quickly (200 ms), the next ones at the runtime's interval (250 ms here).
+      assert.equal(sleeps[0], 200);
+      assert.ok(sleeps.length > 10 && sleeps.slice(1).every((ms) => ms === 250), sleeps.join(','));
       // Waiting out the scheduler's grace period, the rollout heartbeats what it waits for.
       assert.match(
         JSON.stringify(heartbeats.at(-1)),
