@@ -155,6 +155,23 @@ describe('placement of new prefixes', () => {
     assert.deepEqual([...placed.values()], [4, 4, 4, 4]);
   });
 
+  it('spreads 8 new prefixes 2 per endpoint when they arrive one after another', () => {
+    // A second apart, an endpoint's one recent request has decayed to 0.97 by the next arrival: it still
+    // counts as busier than an endpoint that got none.
+    const keys = Array.from({ length: 8 }, (_, u) => hashString(`group-${u}`));
+    const ringCounts = new Map<string, number>();
+    for (const k of keys) ringCounts.set(ownerOf(k), (ringCounts.get(ownerOf(k)) ?? 0) + 1);
+    assert.ok(Math.max(...ringCounts.values()) > 2, 'these keys are uneven on the ring');
+    const s = scheduler({ routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' });
+    const eps = sims(0, 0, 0, 0);
+    const placed = new Map<string, number>();
+    keys.forEach((k, i) => {
+      const name = s.schedule(request(k, { now: i * 1000 }), eps).endpoint.name;
+      placed.set(name, (placed.get(name) ?? 0) + 1);
+    });
+    assert.deepEqual([...placed.values()], [2, 2, 2, 2]);
+  });
+
   it('session-affinity and prefix-hash share one placement and count a request once', () => {
     const placement = new PrefixPlacement();
     const s = buildScheduler(

@@ -9,10 +9,12 @@ const RECENT_HALF_LIFE_MS = 20_000;
 
 /**
  * A new prefix may go to an endpoint whose recent load is less than this many requests above the least
- * loaded candidate's. Below one request every endpoint ties, so an idle gateway places new prefixes by the
+ * loaded candidate's. Below half a request every endpoint ties, so an idle gateway places new prefixes by the
  * ring alone (and gateway replicas agree); under load new prefixes go where recent traffic is lightest.
+ * Half, not one: recent load decays, so a request sent a second ago counts 0.97 and would tie with an
+ * endpoint that got nothing under a slack of one, and prefixes arriving one after another followed the ring.
  */
-const PLACEMENT_SLACK = 1;
+const PLACEMENT_SLACK = 0.5;
 
 interface Recent {
   value: number;
