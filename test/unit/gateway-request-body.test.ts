@@ -35,6 +35,18 @@ describe('request body limits', () => {
     checkJsonShape('[[],{},[],{},[]]', limits); // empty containers are elements, not holders of one
   });
 
+  it('ends a string at the first quote not escaped by an odd run of backslashes', () => {
+    const limits = { maxDepth: 2, maxElements: 10 };
+    // Two backslashes escape each other, so the quote after them ends the string and the [[[ is structure.
+    assert.throws(() => checkJsonShape('{"a":"x\\\\","b":[[[1]]]}', limits), /deeper than 2/);
+    // Three: the quote is escaped, the string goes on, and the brackets are text.
+    checkJsonShape('{"a":"x\\\\\\"[[[","b":1}', limits);
+    // A string that never ends is left to JSON.parse.
+    checkJsonShape('{"a":"x\\"', limits);
+    // Keys with escapes are compared decoded.
+    assert.throws(() => checkJsonShape('{"model":1,"mod\\u0065l":2}', limits), /appears twice/);
+  });
+
   it('rejects a 5,000-deep array in a message with json_too_deep, before parsing', () => {
     const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
     const raw = `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x","x":${deep}}]}]}`;
