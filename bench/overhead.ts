@@ -5,6 +5,9 @@
  * requests/s, and the router's CPU (its process tree, /proc) per 1,000 requests.
  * Run (routers alone on core 1; simulator and load generator on core 0):
  *   taskset -c 0 node --import tsx bench/overhead.ts [--seconds 5] [--routers ours,vllm-router:cache_aware]
+ *     [--compiled [--profile DIR]]
+ * --compiled runs our gateway from `npm run build`'s dist/ (as the image does); --profile DIR also runs it under
+ * `node --cpu-prof` and leaves its .cpuprofile in DIR.
  */
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -17,6 +20,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     cpus: { type: 'string', default: '1' },
     routers: { type: 'string', default: 'ours,vllm-router:cache_aware,sglang-router:cache_aware' },
+    compiled: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -93,7 +98,7 @@ try {
                 { model: 'bench', services: [{ name: 'sim', endpoints: [{ url: sim.url, name: 'sim' }] }] },
               ],
             },
-            { cpus: values.cpus },
+            { cpus: values.cpus, compiled: values.compiled, profileDir: values.profile },
           )
         : await startPeer(peer as PeerName, policy, [sim.url], { cpus: values.cpus });
     routers.push({ name, url: router.url, pid: router.pid, stop: router.stop });

@@ -21,18 +21,40 @@ export interface GatewayProcess {
   output: () => string;
 }
 
-/** `infctl gateway --config <file>`, optionally pinned to CPU cores with taskset. */
+export interface GatewayOptions {
+  /** CPU cores to pin the gateway to (taskset -c). */
+  cpus?: string;
+  /** Run `npm run build`'s dist/ (plain JavaScript, as the image does) instead of the sources through tsx. */
+  compiled?: boolean;
+  /** With `compiled`: run under `node --cpu-prof`, one .cpuprofile in this directory when it stops. */
+  profileDir?: string;
+}
+
+/** The command line of the infctl CLI for these options. */
+function cliCommand(options: GatewayOptions = {}): string[] {
+  if (options.profileDir && !options.compiled)
+    throw new Error('a CPU profile needs the compiled CLI (--compiled)');
+  const cli = options.compiled
+    ? [
+        'node',
+        ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+        join('dist', 'cli', 'main.js'),
+      ]
+    : ['./bin/infctl'];
+  return options.cpus ? ['taskset', '-c', options.cpus, ...cli] : cli;
+}
+
+/** `infctl gateway --config <file>`, from the sources or compiled, optionally pinned and profiled. */
 export async function startGatewayProcess(
   routes: object,
-  options: { cpus?: string } = {},
+  options: GatewayOptions = {},
 ): Promise<GatewayProcess> {
   const file = join(mkdtempSync(join(tmpdir(), 'infctl-bench-')), 'bench.routes.yaml');
   writeFileSync(file, stringify(routes));
   const port = await freePort();
   const args = ['gateway', '--config', file, '--port', String(port), '--host', '127.0.0.1'];
-  const child = options.cpus
-    ? spawn('taskset', ['-c', options.cpus, './bin/infctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('./bin/infctl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = cliCommand(options);
+  const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));

@@ -11,6 +11,7 @@
  * the client, throughput and load balance.
  * Run: node --import tsx bench/routing-quality.ts [--rates 8,12,16] [--traces multi-turn,shared-prefix]
  *   [--strategies RoundRobin,PrefixHash,...,vllm-router:consistent_hash,sglang-router:cache_aware] [--users 128]
+ *   [--compiled]   (our gateway from `npm run build`'s dist/, as the image runs it)
  */
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     prompts: { type: 'string', default: '16' },
     'max-tokens': { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
+    compiled: { type: 'boolean', default: false },
   },
 });
 const TENANTS = 8;
@@ -279,16 +281,19 @@ async function startRouter(router: string, sims: Simulator[]) {
       policy,
       sims.map((s) => s.url),
     );
-  return startGatewayProcess({
-    routeStrategy: router,
-    schedulingPolicy: router === 'RoundRobin' ? 'round-robin' : 'gpu-load-aware',
-    models: [
-      {
-        model: MODEL,
-        services: [{ name: 'sims', endpoints: sims.map((s, i) => ({ url: s.url, name: `sim-${i}` })) }],
-      },
-    ],
-  });
+  return startGatewayProcess(
+    {
+      routeStrategy: router,
+      schedulingPolicy: router === 'RoundRobin' ? 'round-robin' : 'gpu-load-aware',
+      models: [
+        {
+          model: MODEL,
+          services: [{ name: 'sims', endpoints: sims.map((s, i) => ({ url: s.url, name: `sim-${i}` })) }],
+        },
+      ],
+    },
+    { compiled: values.compiled },
+  );
 }
 
 const rows: (string | number)[][] = [];

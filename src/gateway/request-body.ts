@@ -235,7 +235,7 @@ const BACKSLASH = 0x5c;
  * every character of a long prompt cost most of this pass.
  */
 function closingQuote(text: string, start: number): number {
-  for (let from = start; ; ) {
+  for (let from = start; ;) {
     const q = text.indexOf('"', from);
     if (q < 0) return text.length;
     let b = q - 1;

@@ -33,6 +33,14 @@ const WorkerSizingEnvSchema = z.object({
     .string()
     .refine(isDuration, { error: 'must be a duration such as "500ms" or "10s"' })
     .optional(),
+  /**
+   * Run every workflow in one shared V8 context (the SDK's default, true). false gives each workflow its own
+   * context: at N=1,000 that took 369 s to Ready and 7.2 GiB, against 153 s and 862 MiB (bench/RESULTS.md).
+   */
+  INFCTL_WORKER_REUSE_V8_CONTEXT: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
 });
 
 export type WorkerSizing = Pick<
@@ -41,6 +49,7 @@ export type WorkerSizing = Pick<
   | 'maxConcurrentWorkflowTaskExecutions'
   | 'maxConcurrentActivityTaskExecutions'
   | 'stickyQueueScheduleToStartTimeout'
+  | 'reuseV8Context'
 >;
 
 /** The worker options the environment sets; a bad value is an error naming the variable. */
@@ -65,6 +74,9 @@ export function workerSizingFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
       : {}),
     ...(e.INFCTL_WORKER_STICKY_QUEUE_TIMEOUT !== undefined
       ? { stickyQueueScheduleToStartTimeout: parseDuration(e.INFCTL_WORKER_STICKY_QUEUE_TIMEOUT) }
+      : {}),
+    ...(e.INFCTL_WORKER_REUSE_V8_CONTEXT !== undefined
+      ? { reuseV8Context: e.INFCTL_WORKER_REUSE_V8_CONTEXT }
       : {}),
   };
   return sizing;

@@ -87,6 +87,7 @@ describe('the Helm chart, rendered and checked by the API server', () => {
       'INFCTL_WORKER_METRICS_ADDRESS',
       'INFCTL_WORKER_MAX_CACHED_WORKFLOWS',
       'INFCTL_WORKER_STICKY_QUEUE_TIMEOUT',
+      'INFCTL_WORKER_REUSE_V8_CONTEXT',
       'path: /healthz',
       'minAvailable: 1',
     ])

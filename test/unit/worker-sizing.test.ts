@@ -14,12 +14,14 @@ describe('worker sizing from the environment', () => {
         INFCTL_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20',
         INFCTL_WORKER_MAX_CONCURRENT_ACTIVITIES: '200',
         INFCTL_WORKER_STICKY_QUEUE_TIMEOUT: '5s',
+        INFCTL_WORKER_REUSE_V8_CONTEXT: 'false',
       }),
       {
         maxCachedWorkflows: 500,
         maxConcurrentWorkflowTaskExecutions: 20,
         maxConcurrentActivityTaskExecutions: 200,
         stickyQueueScheduleToStartTimeout: 5000,
+        reuseV8Context: false,
       },
     );
   });
@@ -40,6 +42,10 @@ describe('worker sizing from the environment', () => {
     assert.throws(
       () => workerSizingFromEnv({ INFCTL_WORKER_STICKY_QUEUE_TIMEOUT: 'soon' }),
       /INFCTL_WORKER_STICKY_QUEUE_TIMEOUT: must be a duration/,
+    );
+    assert.throws(
+      () => workerSizingFromEnv({ INFCTL_WORKER_REUSE_V8_CONTEXT: 'yes' }),
+      /INFCTL_WORKER_REUSE_V8_CONTEXT: must be true or false/,
     );
   });
 });
