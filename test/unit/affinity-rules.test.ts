@@ -185,6 +185,52 @@ describe('placement of new prefixes', () => {
   });
 });
 
+describe('placement by the prompt an endpoint was sent', () => {
+  const setup = () => {
+    const prefixIndex = new PrefixIndex();
+    const s = buildScheduler(
+      { ...DEFAULT_ROUTING, routeStrategy: 'PrefixHash', schedulingPolicy: 'round-robin' },
+      { loadBound: 1.25, prefixIndex },
+    );
+    return { prefixIndex, s };
+  };
+  // A tenant's system prompt is blocks 1-3; a new conversation under it adds its own blocks.
+  const tenantPrompt = [1, 2, 3];
+
+  it('sends a new conversation where its tenant prompt was sent, not where the ring puts its key', () => {
+    const { prefixIndex, s } = setup();
+    prefixIndex.record('http://sim-2', tenantPrompt);
+    const key = keyOwnedBy('sim-0');
+    const eps = sims(0, 0, 0, 0);
+    assert.equal(s.schedule(request(key, { blocks: [...tenantPrompt, 40, 41] }), eps).endpoint.name, 'sim-2');
+  });
+
+  it('follows the ring when the shared part is under 30 % of the prompt', () => {
+    const { prefixIndex, s } = setup();
+    prefixIndex.record('http://sim-2', tenantPrompt);
+    const key = keyOwnedBy('sim-0');
+    const blocks = [...tenantPrompt, ...Array.from({ length: 8 }, (_, i) => 100 + i)]; // 3 of 11
+    assert.equal(s.schedule(request(key, { blocks }), sims(0, 0, 0, 0)).endpoint.name, 'sim-0');
+  });
+
+  it('does not send it to an overloaded endpoint that holds the prompt', () => {
+    const { prefixIndex, s } = setup();
+    prefixIndex.record('http://sim-2', tenantPrompt);
+    const key = keyOwnedBy('sim-0');
+    const eps = sims(0, 0, 6, 0); // sim-2 is 6 ahead of the least loaded and over 1.25x the mean
+    assert.equal(s.schedule(request(key, { blocks: [...tenantPrompt, 40] }), eps).endpoint.name, 'sim-0');
+  });
+
+  it('keeps a prefix that has a holder on its holder', () => {
+    const { prefixIndex, s } = setup();
+    const key = keyOwnedBy('sim-0');
+    const eps = sims(0, 0, 0, 0);
+    assert.equal(s.schedule(request(key, { blocks: [7, 8] }), eps).endpoint.name, 'sim-0');
+    prefixIndex.record('http://sim-2', [7, 8, 9]);
+    assert.equal(s.schedule(request(key, { blocks: [7, 8, 9] }), eps).endpoint.name, 'sim-0');
+  });
+});
+
 describe('SessionAffinity', () => {
   it('places new sessions under one shared prompt where the prompt is owned', () => {
     const s = scheduler({ routeStrategy: 'SessionAffinity' });

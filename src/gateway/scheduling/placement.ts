@@ -1,5 +1,6 @@
 import type { EndpointState } from '../endpoints/endpoint-state.ts';
 import { inFlightSummary, overloadedIn, type HashRing } from './hash-ring.ts';
+import type { PrefixIndex } from './prefix-index.ts';
 
 /** Prefix keys whose holders are remembered (least recently used forgotten first). */
 const MAX_KEYS = 100_000;
@@ -16,6 +17,12 @@ const RECENT_HALF_LIFE_MS = 20_000;
  */
 const PLACEMENT_SLACK = 0.5;
 
+/**
+ * A new prefix goes to the endpoint already sent the largest share of the request's blocks, when that share is
+ * at least this: a new conversation under a tenant's system prompt lands where that prompt is cached.
+ */
+const PLACEMENT_MIN_SHARE = 0.3;
+
 interface Recent {
   value: number;
   at: number;
@@ -27,12 +34,15 @@ interface Recent {
  *
  * The choice for a key:
  * 1. An endpoint that holds it (was sent it before) and is not overloaded, in ring order.
- * 2. Otherwise (a new prefix, or every holder overloaded) a placement: among the candidates that are not
+ * 2. Otherwise (a new prefix, or every holder overloaded), the candidate that is not overloaded and was sent
+ *    the largest share (at least PLACEMENT_MIN_SHARE) of the request's prompt blocks, by the prefix index: the
+ *    first turn of a conversation shares its tenant's system prompt with other conversations, not their key.
+ * 3. Otherwise a placement: among the candidates that are not
  *    overloaded, those whose recent load is within PLACEMENT_SLACK of the lightest, the first in ring order.
  *    So the endpoint that is already hot is not also given the new conversations, which is what kept
  *    consistent hashing uneven (16 conversations on 4 endpoints: one with 6 or 7) and, near saturation, made
  *    that endpoint overloaded and spill its own conversations to endpoints without them.
- * 3. If every candidate is overloaded (only possible with no candidates), none.
+ * 4. If every candidate is overloaded (only possible with no candidates), none.
  */
 export class PrefixPlacement {
   /** prefix key → names of the endpoints it was sent to, least recently used key first. */
@@ -41,6 +51,8 @@ export class PrefixPlacement {
   private lastRecorded?: object;
 
   constructor(
+    /** Which prompt blocks each endpoint was sent (by URL); without it rule 2 is skipped. */
+    private readonly index?: PrefixIndex,
     readonly maxKeys = MAX_KEYS,
     readonly halfLifeMs = RECENT_HALF_LIFE_MS,
   ) {}
@@ -52,6 +64,7 @@ export class PrefixPlacement {
     candidates: readonly EndpointState[],
     bound: number,
     now: number,
+    blocks: readonly number[] = [],
   ): number {
     if (candidates.length === 0) return -1;
     const held = this.holders.get(key);
@@ -68,13 +81,23 @@ export class PrefixPlacement {
       if (free[i] && loads[i]! < min) min = loads[i]!;
     }
     let placed = -1;
+    let shared = -1;
+    let most =
+      blocks.length > 0 ? Math.ceil(PLACEMENT_MIN_SHARE * blocks.length) - 1 : Number.POSITIVE_INFINITY;
     for (const name of ring.walk(key)) {
       const i = byName.get(name);
       if (i === undefined || !free[i]) continue;
       if (held?.has(name)) return i;
+      if (this.index && blocks.length > 0) {
+        const matched = this.index.matchedBlocks(candidates[i]!.url, blocks);
+        if (matched > most) {
+          most = matched;
+          shared = i;
+        }
+      }
       if (placed < 0 && loads[i]! < min + PLACEMENT_SLACK) placed = i;
     }
-    return placed;
+    return shared >= 0 ? shared : placed;
   }
 
   /** Records that the request for `key` went to `endpoint`; once per request, whichever scorer calls first. */

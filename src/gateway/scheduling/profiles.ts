@@ -88,7 +88,7 @@ export function buildScheduler(
   weights: ScorerWeights = DEFAULT_SCORER_WEIGHTS,
 ): Scheduler {
   // One placement per scheduler, shared by its prefix-hash and session-affinity scorers so they agree.
-  const shared = { ...context, placement: context.placement ?? new PrefixPlacement() };
+  const shared = { ...context, placement: context.placement ?? new PrefixPlacement(context.prefixIndex) };
   const scorers: WeightedScorer[] = scorerNames(routing).map((name) => ({
     scorer: SCORERS[name]!(shared),
     weight: weights[name] ?? DEFAULT_SCORER_WEIGHTS[name] ?? 1,

@@ -25,7 +25,7 @@ export class PrefixHashScorer implements Scorer {
     const key = request.prefixKey ?? affinityKey(request.blocks, request.contextBlocks);
     if (key === undefined) return;
     const ring = this.rings.for(candidates);
-    const index = this.placement.choose(ring, key, candidates, this.loadBound, request.now);
+    const index = this.placement.choose(ring, key, candidates, this.loadBound, request.now, request.blocks);
     if (index >= 0) out[index] = 1;
   }
 

@@ -43,6 +43,7 @@ export class SessionAffinityScorer implements Scorer {
       candidates,
       this.loadBound,
       request.now,
+      request.blocks,
     );
     if (index >= 0) out[index] = 1;
   }
